@@ -1,0 +1,18 @@
+-- dim_customer: one row per customer, SCD1, derived from the sales.
+-- Name, city and country come from the customer's latest transaction; the purchase dates and
+-- totals are recomputed from fact_sales, but only for the customers that a load touched
+-- (see refresh_queue), so the cost of a load grows with the new rows, not with the warehouse.
+CREATE TABLE IF NOT EXISTS warehouse.dim_customer (
+    customer_id         text PRIMARY KEY,
+    customer_name       text,
+    city                text,
+    country             text,
+    first_purchase_date date NOT NULL,
+    last_purchase_date  date NOT NULL,
+    total_orders        integer NOT NULL,
+    total_quantity      bigint NOT NULL,
+    lifetime_value      numeric(16, 2) NOT NULL,
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS dim_customer_location_idx ON warehouse.dim_customer (country, city);
+CREATE INDEX IF NOT EXISTS dim_customer_ltv_idx ON warehouse.dim_customer (lifetime_value DESC);

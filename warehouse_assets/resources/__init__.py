@@ -1,0 +1,1 @@
+"""Dagster resources: the warehouse database, the Postgres IO manager, the FakeStore client."""
