@@ -1,0 +1,406 @@
+"""Reading a sales CSV file: header check, streaming in chunks, validation, exact line numbers.
+
+The file is streamed with Arrow's CSV reader, one chunk of rows at a time, so memory does not
+grow with the file. Every physical data line ends in exactly one place: a valid row, a rejected
+row (with all its reason codes and its 1-based line number), or counted structural noise (blank
+lines, repeated header rows). Lines that do not split into the header's columns are rejected as
+`malformed_row` with their text.
+
+A source layout (see `layouts.py`) may rename columns, compute missing ones, parse other date
+formats, and declare null tokens and row filters; without one, the standard contract applies.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from warehouse_assets.contract import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    SALES_COLUMNS,
+    Noise,
+    Reason,
+    SeenIds,
+    _mask,
+    normalise_header,
+    validate_sales,
+)
+
+if TYPE_CHECKING:
+    from warehouse_assets.ingest.layouts import Layout
+
+RAW_SALES_COLUMNS: tuple[str, ...] = (
+    "source_file",
+    "line_number",
+    "transaction_id",
+    "transaction_ts",
+    "date_key",
+    "customer_id",
+    "customer_name",
+    "city",
+    "country",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "total_amount",
+    "payment_method",
+    "reasons",
+    "raw_record",
+)
+
+_BLOCK_BYTES = 4 << 20
+
+
+class SalesFileError(ValueError):
+    """A sales file that cannot be loaded at all; the message names the file (and line/field)."""
+
+
+@dataclass
+class SalesFileSummary:
+    """What reading one file found; filled in while the file streams."""
+
+    source_file: str
+    layout: str = "standard"
+    size_bytes: int = 0
+    fingerprint: str = ""
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rows_skipped: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    extra_columns: list[str] = field(default_factory=list)
+    min_date: dt.date | None = None
+    max_date: dt.date | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "source_file": self.source_file,
+            "layout": self.layout,
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "rows_skipped": self.rows_skipped,
+            "skipped": dict(self.skipped),
+            "reasons": dict(self.reasons),
+            "extra_columns": self.extra_columns,
+        }
+
+
+def file_fingerprint(path: Path) -> tuple[int, str]:
+    """(size in bytes, sha256 of the content): a file is 'changed' when either changes."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    delimiter: str = ","
+    quote_char: str = '"'
+    encoding: str = "utf-8"
+
+
+def read_header(path: Path, dialect: CsvDialect, source_file: str) -> list[str]:
+    """The header row's cells, as written (BOM removed)."""
+    try:
+        with open(path, encoding=dialect.encoding, newline="") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise SalesFileError(
+            f"{source_file}: line 1: not {dialect.encoding} text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    first = first.lstrip("\ufeff")
+    if not first.strip():
+        raise SalesFileError(f"{source_file}: line 1: no header row (the file is empty or starts blank)")
+    try:
+        cells = next(csv.reader(io.StringIO(first), delimiter=dialect.delimiter, quotechar=dialect.quote_char))
+    except csv.Error as exc:
+        raise SalesFileError(f"{source_file}: line 1: header is not CSV ({exc})") from exc
+    return [c.strip() for c in cells]
+
+
+def map_standard_header(header: list[str], source_file: str) -> tuple[dict[str, int], list[str]]:
+    """Contract column -> position in the file, and the extra columns; fails on missing ones."""
+    positions: dict[str, int] = {}
+    extra: list[str] = []
+    for i, name in enumerate(header):
+        key = normalise_header(name)
+        if key in SALES_COLUMNS:
+            if key in positions:
+                raise SalesFileError(
+                    f"{source_file}: line 1: column {name!r} appears twice "
+                    f"(as {header[positions[key]]!r} and {name!r})"
+                )
+            positions[key] = i
+        else:
+            extra.append(name)
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if missing:
+        raise SalesFileError(
+            f"{source_file}: line 1: header lacks required column(s) {', '.join(missing)}; "
+            f"found {', '.join(repr(h) for h in header) or 'nothing'}"
+        )
+    return positions, extra
+
+
+def _pg_array(reasons: list[str]) -> str:
+    return "{" + ",".join(reasons) + "}"
+
+
+class SalesFileReader:
+    """Streams one sales file as frames shaped like `warehouse.raw_sales`.
+
+    Iterate `frames()` once; `summary` is complete when the iteration ends.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source_file: str,
+        load_time: dt.datetime,
+        earliest: dt.date,
+        chunk_rows: int = 200_000,
+        layout: Layout | None = None,
+    ):
+        self.path = Path(path)
+        self.source_file = source_file
+        self.load_time = load_time
+        self.earliest = earliest
+        self.chunk_rows = chunk_rows
+        self.layout = layout
+        self.summary = SalesFileSummary(source_file=source_file, layout=layout.name if layout else "standard")
+        self.dialect = layout.dialect if layout else CsvDialect()
+        self.header = read_header(self.path, self.dialect, source_file)
+        if layout:
+            layout.check_header(self.header, source_file)
+            self.summary.extra_columns = layout.unused_columns(self.header)
+        else:
+            self.positions, self.summary.extra_columns = map_standard_header(self.header, source_file)
+        self.summary.size_bytes, self.summary.fingerprint = file_fingerprint(self.path)
+
+    # ------------------------------------------------------------------ streaming
+
+    def _batches(self, bad_lines: list[tuple[int, str]]) -> Iterator[pa.RecordBatch]:
+        names = [f"c{i}" for i in range(len(self.header))]
+
+        def on_invalid(row) -> str:
+            bad_lines.append((row.number, row.text))
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    skip_rows=1,
+                    column_names=names,
+                    block_size=_BLOCK_BYTES,
+                    use_threads=False,  # keeps the line numbers of invalid rows known
+                    encoding=self.dialect.encoding,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.dialect.delimiter,
+                    quote_char=self.dialect.quote_char,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return
+            raise SalesFileError(f"{self.source_file}: cannot be read as CSV: {exc}") from exc
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        bad_lines: list[tuple[int, str]] = []
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        # Arrow numbers rows, not lines: the header is row 1 and a quoted value with a line break
+        # still counts as one row. Physical lines are rows plus the line breaks inside earlier
+        # rows, which _line_numbers carries from chunk to chunk.
+        self._next_row = 2
+        self._newlines_before = 0
+        self._seen_ids = SeenIds()
+        for batch in self._batches(bad_lines):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= self.chunk_rows:
+                yield from self._process(pa.Table.from_batches(pending), bad_lines)
+                pending, pending_rows = [], 0
+        if pending:
+            yield from self._process(pa.Table.from_batches(pending), bad_lines)
+        if bad_lines:  # unparseable lines after the last parsed row
+            _, malformed = self._line_numbers(None, bad_lines)
+            yield self._malformed_frame(malformed)
+
+    def _line_numbers(
+        self, table: pa.Table | None, bad_lines: list[tuple[int, str]]
+    ) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        """The physical starting line of each parsed row of this chunk, and the (line, text) of
+        the unparseable rows Arrow skipped among or before them (removed from `bad_lines`)."""
+        n = table.num_rows if table is not None else 0
+        newlines = np.zeros(n, dtype=np.int64)
+        if table is not None:
+            for col in table.columns:
+                newlines += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
+        rows = self._next_row + np.arange(n, dtype=np.int64)
+        bad_lines.sort()
+        skipped: list[tuple[int, str]] = []
+        while bad_lines and (table is None or (n and bad_lines[0][0] <= rows[-1])):
+            number, text = bad_lines.pop(0)
+            rows[rows >= number] += 1
+            skipped.append((number, text))
+        all_rows = np.concatenate([rows, np.array([r for r, _ in skipped], dtype=np.int64)])
+        all_newlines = np.concatenate([newlines, np.array([t.count("\n") for _, t in skipped], dtype=np.int64)])
+        order = np.argsort(all_rows, kind="stable")
+        before = np.empty_like(all_rows)
+        ordered_newlines = all_newlines[order]
+        before[order] = self._newlines_before + np.concatenate(([0], np.cumsum(ordered_newlines)[:-1]))
+        lines = all_rows + before
+        if all_rows.size:
+            self._next_row = int(all_rows.max()) + 1
+            self._newlines_before += int(all_newlines.sum())
+        return lines[:n], [(int(lines[n + i]), text) for i, (_, text) in enumerate(skipped)]
+
+    def _malformed_frame(self, bad: list[tuple[int, str]]) -> pd.DataFrame:
+        self.summary.rows_read += len(bad)
+        self.summary.rows_rejected += len(bad)
+        self.summary.reasons[Reason.MALFORMED_ROW.value] += len(bad)
+        out = pd.DataFrame({c: pd.Series([None] * len(bad), dtype=object) for c in RAW_SALES_COLUMNS})
+        out["source_file"] = self.source_file
+        out["line_number"] = pd.Series([b[0] for b in bad], dtype="int64")
+        out["reasons"] = _pg_array([Reason.MALFORMED_ROW.value])
+        out["raw_record"] = [json.dumps({"raw_line": b[1]}, ensure_ascii=False) for b in bad]
+        return self._typed(out)
+
+    def _process(self, table: pa.Table, bad_lines: list[tuple[int, str]]) -> Iterator[pd.DataFrame]:
+        starts, malformed = self._line_numbers(table, bad_lines)
+        if malformed:
+            yield self._malformed_frame(malformed)
+        n = table.num_rows
+        if not n:
+            return
+        self.summary.rows_read += n
+        cells = [pc.utf8_trim_whitespace(col.combine_chunks()) for col in table.columns]
+
+        # Structural noise: blank lines and header rows repeated inside the file.
+        blank = np.logical_and.reduce([_mask(pc.equal(c, "")) for c in cells])
+        named = [(c, h.lower()) for c, h in zip(cells, self.header) if h]
+        header_again = (
+            np.logical_and.reduce([_mask(pc.equal(pc.utf8_lower(c), h)) for c, h in named])
+            if named
+            else np.zeros(n, bool)
+        ) & ~blank
+        noise = blank | header_again
+        if noise.any():
+            self.summary.skipped[Noise.BLANK_LINE.value] += int(blank.sum())
+            self.summary.skipped[Noise.REPEATED_HEADER.value] += int(header_again.sum())
+            self.summary.rows_skipped += int(noise.sum())
+            keep = pa.array(~noise)
+            cells = [c.filter(keep) for c in cells]
+            starts = starts[~noise]
+            n = len(starts)
+            if not n:
+                return
+
+        if self.layout:
+            contract, layout_reasons = self.layout.to_contract(cells, self.header, self.source_file)
+        else:
+            contract = {
+                c: cells[self.positions[c]] if c in self.positions else pa.repeat(pa.scalar("", pa.string()), n)
+                for c in SALES_COLUMNS
+            }
+            layout_reasons = None
+        outcome = validate_sales(
+            contract,
+            load_time=self.load_time,
+            earliest=self.earliest,
+            seen_ids=self._seen_ids,
+            date_parser=self.layout.parse_dates if self.layout else None,
+        )
+        reasons = outcome.reasons
+        valid = outcome.valid
+        if layout_reasons:  # row position -> the layout's own codes (e.g. a cancellation)
+            reasons = {i: layout_reasons.get(i, []) + reasons.get(i, []) for i in set(reasons) | set(layout_reasons)}
+            valid = valid.copy()
+            valid[list(layout_reasons)] = False
+        valid_arr = pa.array(valid)
+
+        def kept(array: pa.Array, keep: np.ndarray | None = None) -> pd.Series:
+            mask = valid_arr if keep is None else pa.array(keep)
+            return pc.if_else(mask, array, pa.scalar(None, array.type)).to_pandas()
+
+        out = pd.DataFrame(index=pd.RangeIndex(n))
+        out["source_file"] = self.source_file
+        out["line_number"] = starts
+        ids = contract["transaction_id"]
+        out["transaction_id"] = kept(ids, ~_mask(pc.equal(ids, "")))
+        ts = outcome.transaction_ts.where(valid)
+        out["transaction_ts"] = ts
+        out["date_key"] = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype("Int64")
+        for c in ("customer_id", "customer_name", "city", "country"):
+            col = contract[c]
+            out[c] = kept(col, valid & ~_mask(pc.equal(col, "")))
+        for c in ("product_id", "quantity"):
+            out[c] = pd.array(np.where(valid, outcome.integers[c], np.nan), dtype="Float64").astype("Int64")
+        for c in ("unit_price", "total_amount"):
+            out[c] = kept(contract[c])
+        out["payment_method"] = kept(outcome.payment_method)
+        out["reasons"] = pd.Series([None] * n, dtype=object)
+        out["raw_record"] = pd.Series([None] * n, dtype=object)
+        bad_idx = np.flatnonzero(~valid)
+        if bad_idx.size:
+            take = pa.array(bad_idx)
+            columns = {h or f"column_{i + 1}": cells[i].take(take).to_pylist() for i, h in enumerate(self.header)}
+            records = [dict(zip(columns, values)) for values in zip(*columns.values())]
+            out.loc[bad_idx, "reasons"] = [_pg_array(reasons[i]) for i in bad_idx]
+            out.loc[bad_idx, "raw_record"] = [json.dumps(r, ensure_ascii=False) for r in records]
+            for i in bad_idx:
+                self.summary.reasons.update(reasons[i])
+        n_valid = int(valid.sum())
+        self.summary.rows_valid += n_valid
+        self.summary.rows_rejected += int(bad_idx.size)
+        if n_valid:
+            lo, hi = ts.min().date(), ts.max().date()
+            self.summary.min_date = min(lo, self.summary.min_date or lo)
+            self.summary.max_date = max(hi, self.summary.max_date or hi)
+        yield self._typed(out)
+
+    @staticmethod
+    def _typed(out: pd.DataFrame) -> pd.DataFrame:
+        out = out[list(RAW_SALES_COLUMNS)]
+        return out.astype(
+            {
+                "line_number": "int64",
+                "date_key": "Int64",
+                "product_id": "Int64",
+                "quantity": "Int64",
+                "transaction_ts": "datetime64[ns, UTC]",
+            }
+        )
