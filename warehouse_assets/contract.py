@@ -116,8 +116,11 @@ SALES_COLUMNS: tuple[str, ...] = (
     "unit_price",
     "total_amount",
     "payment_method",
+    "product_name",
 )
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"country"})
+# country may be absent. product_name is not in the standard header: source layouts fill it from
+# exports that name products, so that products the warehouse has never seen get a real name.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({"country", "product_name"})
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in SALES_COLUMNS if c not in OPTIONAL_COLUMNS)
 # A row with any of these empty is missing_field (customer_name and city may be empty).
 REQUIRED_VALUES: tuple[str, ...] = (
@@ -136,10 +139,8 @@ AMOUNT_FIELDS: tuple[str, ...] = ("unit_price", "total_amount")
 PaymentMethod = Literal["credit_card", "debit_card", "paypal", "bank_transfer", "cash"]
 PAYMENT_METHODS: frozenset[str] = frozenset(PaymentMethod.__args__)  # type: ignore[attr-defined]
 
-AMOUNT_TOLERANCE = 0.01
-# Floats carry the check, so allow for representation error at the tolerance boundary
-# (|40.00 - 2 * 19.995| is 0.010000000000005116 in binary).
-_AMOUNT_EPSILON = 1e-9
+# |total_amount - quantity * unit_price| may differ by at most one cent.
+AMOUNT_TOLERANCE_CENTS = 1
 # Column limits of fact_sales: a value beyond them is not a usable number.
 _INT_MAX = 2**31 - 1
 _AMOUNT_MAX = {"unit_price": 10**10, "total_amount": 10**12}
@@ -203,6 +204,16 @@ def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
+def _cents(values: np.ndarray) -> np.ndarray:
+    """Amounts in whole cents, rounded half away from zero like PostgreSQL's numeric input.
+
+    The tiny nudge corrects binary representation: 2.675 is stored as 2.67499999999999982..., and
+    must round to 2.68 as its decimal text does.
+    """
+    scaled = np.abs(values) * 100
+    return np.sign(values) * np.floor(scaled + 0.5 + 1e-7 * np.maximum(scaled, 1) / 1e5)
+
+
 def _floats(array: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.cast(array, pa.float64()), np.nan).to_numpy(zero_copy_only=False)
 
@@ -260,11 +271,14 @@ def validate_sales(
         numbers[name] = np.where(ok, value, np.nan)
     masks[Reason.BAD_NUMBER] = bad_number
 
-    quantity, unit_price, total = numbers["quantity"], numbers["unit_price"], numbers["total_amount"]
+    # Amounts are judged as they will be stored: rounded to the cent, half away from zero, as
+    # PostgreSQL rounds text into numeric(12, 2). In whole cents the arithmetic is exact.
+    quantity = numbers["quantity"]
+    unit_cents, total_cents = _cents(numbers["unit_price"]), _cents(numbers["total_amount"])
     with np.errstate(invalid="ignore"):
         masks[Reason.NON_POSITIVE_QUANTITY] = quantity <= 0
-        masks[Reason.NEGATIVE_AMOUNT] = (unit_price < 0) | (total < 0)
-        masks[Reason.AMOUNT_MISMATCH] = np.abs(total - quantity * unit_price) > AMOUNT_TOLERANCE + _AMOUNT_EPSILON
+        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0)
+        masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > AMOUNT_TOLERANCE_CENTS
 
     payment = normalise_payment_method(columns["payment_method"])
     allowed = _mask(pc.is_in(payment, value_set=pa.array(sorted(PAYMENT_METHODS))))
@@ -313,6 +327,7 @@ class SalesTransaction(BaseModel):
     city: str | None = None
     country: str | None = None
     product_id: int
+    product_name: str | None = None
     quantity: int = Field(gt=0)
     unit_price: decimal.Decimal = Field(ge=0)
     total_amount: decimal.Decimal = Field(ge=0)
@@ -335,7 +350,7 @@ class SalesTransaction(BaseModel):
                 {"reasons": ",".join(outcome.reasons[0])},
             )
         return {
-            **{c: (raw[c] or None) for c in ("customer_name", "city", "country")},
+            **{c: (raw[c] or None) for c in ("customer_name", "city", "country", "product_name")},
             "transaction_id": raw["transaction_id"],
             "customer_id": raw["customer_id"],
             "transaction_date": outcome.transaction_ts.iloc[0].to_pydatetime(),

@@ -68,7 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAKESTORE_CONNECT_TIMEOUT", "5", "Seconds to wait for a connection to the API."),
     Setting("FAKESTORE_READ_TIMEOUT", "20", "Seconds to wait for the API to send data."),
     Setting("FAKESTORE_MAX_ATTEMPTS", "5", "Attempts per request before giving up."),
-    Setting("FAKESTORE_BACKOFF_SECONDS", "0.5", "First retry delay; doubled on each retry."),
+    Setting(
+        "FAKESTORE_BACKOFF_SECONDS",
+        "0.5",
+        "Retry backoff factor: waits of 0, 2x, 4x, 8x this (plus jitter, at most 30 s).",
+    ),
     Setting("WAREHOUSE_PRODUCTS_CRON", "0 6 * * *", "When the products refresh runs."),
     Setting("WAREHOUSE_SCHEDULE_TIMEZONE", "UTC", "Time zone of the products refresh schedule."),
     Setting(
@@ -85,6 +89,11 @@ SETTINGS: tuple[Setting, ...] = (
         "WAREHOUSE_CSV_CHUNK_ROWS",
         "200000",
         "Rows per chunk when a sales file is streamed; bounds the loader's memory.",
+    ),
+    Setting(
+        "WAREHOUSE_SENSOR_SETTLE_SECONDS",
+        "10",
+        "A landing file modified more recently than this is taken as still being written.",
     ),
     Setting("WAREHOUSE_WEBSERVER_HOST", "127.0.0.1", "Address `warehouse dev` binds the UI to."),
     Setting("WAREHOUSE_WEBSERVER_PORT", "3000", "Port of the UI started by `warehouse dev`."),

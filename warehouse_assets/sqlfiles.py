@@ -9,8 +9,11 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 from warehouse_assets.settings import SQL_DIR
+
+__all__ = ["SQL_DIR", "read", "files", "header", "body", "relations_read", "steps", "run_steps"]
 
 
 @functools.cache
@@ -52,3 +55,60 @@ _RELATION = re.compile(r"\b(?:from|join)\s+(?:(warehouse|analytics)\.)([a-z_][a-
 def relations_read(relative: str) -> set[str]:
     """Names of warehouse/analytics relations a query reads (FROM or JOIN, schema-qualified)."""
     return {m.group(2) for m in _RELATION.finditer(body(relative))}
+
+
+_STEP = re.compile(r"^-- step: ([a-z_]+)\s*$", re.M)
+
+
+@functools.cache
+def steps(relative: str) -> tuple[tuple[str, str], ...]:
+    """A script's statements, each introduced by a `-- step: <name>` line, in order."""
+    text = read(relative)
+    marks = list(_STEP.finditer(text))
+    if not marks:
+        raise ValueError(f"{relative} has no '-- step: <name>' markers")
+    out = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out.append((mark.group(1), text[mark.end() : end].strip().rstrip(";")))
+    return tuple(out)
+
+
+def run_steps(
+    conn,
+    relative: str,
+    params: dict,
+    *,
+    start: str | None = None,
+    stop: str | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Run a script's steps in order on `conn` (inside the caller's transaction), from `start`
+    to `stop` inclusive when given.
+
+    Returns each step's row count; a step whose statement returns rows (SELECT or RETURNING)
+    reports its first row instead (the value itself when the row has one column).
+    """
+    counts: dict[str, Any] = {}
+    names = [name for name, _ in steps(relative)]
+    for bound in (start, stop):
+        if bound is not None and bound not in names:
+            raise ValueError(f"{relative} has no step {bound!r}")
+    running = start is None
+    for name, statement in steps(relative):
+        running = running or name == start
+        if not running:
+            continue
+        if name in skip:
+            if name == stop:
+                break
+            continue
+        cur = conn.execute(statement, params)
+        if cur.description is not None:
+            row = cur.fetchone()
+            counts[name] = (row[0] if len(row) == 1 else tuple(row)) if row else None
+        else:
+            counts[name] = cur.rowcount
+        if name == stop:
+            break
+    return counts

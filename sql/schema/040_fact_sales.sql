@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS warehouse.fact_sales (
     total_amount   numeric(14, 2) NOT NULL,
     payment_method text NOT NULL,
     source_file    text NOT NULL,
+    source_line    bigint NOT NULL,  -- 1-based line in source_file: every fact traces back to its line
     loaded_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS fact_sales_date_key_idx ON warehouse.fact_sales (date_key);

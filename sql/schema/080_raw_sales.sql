@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS warehouse.raw_sales (
     city           text,
     country        text,
     product_id     integer,
+    product_name   text,             -- from layouts whose exports name products
     quantity       integer,
     unit_price     numeric(12, 2),
     total_amount   numeric(14, 2),

@@ -55,6 +55,7 @@ RAW_SALES_COLUMNS: tuple[str, ...] = (
     "city",
     "country",
     "product_id",
+    "product_name",
     "quantity",
     "unit_price",
     "total_amount",
@@ -364,7 +365,7 @@ class SalesFileReader:
         ts = outcome.transaction_ts.where(valid)
         out["transaction_ts"] = ts
         out["date_key"] = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype("Int64")
-        for c in ("customer_id", "customer_name", "city", "country"):
+        for c in ("customer_id", "customer_name", "city", "country", "product_name"):
             col = contract[c]
             out[c] = kept(col, valid & ~_mask(pc.equal(col, "")))
         for c in ("product_id", "quantity"):

@@ -28,7 +28,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,10 +56,20 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class DataFrameChunks:
-    """An asset output made of DataFrames produced one at a time (all with the same columns)."""
+    """An asset output made of DataFrames produced one at a time (all with the same columns).
 
-    def __init__(self, chunks: Iterable[pd.DataFrame]):
+    `finalize`, if given, is called with the IO manager's connection after the last chunk, inside
+    the same transaction, so that bookkeeping about the data (a ledger row, a quarantine) commits
+    or rolls back together with it; the mapping it returns is added to the output's metadata.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterable[pd.DataFrame],
+        finalize: Callable[[psycopg.Connection], Mapping[str, Any]] | None = None,
+    ):
         self._chunks = chunks
+        self.finalize = finalize
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         return iter(self._chunks)
@@ -275,6 +285,7 @@ class PandasPostgresTypeHandler(DbTypeHandler):
 
     def handle_output(self, context, table_slice: TableSlice, obj, connection):
         chunks: Iterable[pd.DataFrame] = [obj] if isinstance(obj, pd.DataFrame) else obj
+        finalize = getattr(obj, "finalize", None)
         metadata = context.definition_metadata or {}
         overrides: Mapping[str, str] = metadata.get("column_types") or {}
         ident = _table_ident(table_slice)
@@ -302,7 +313,9 @@ class PandasPostgresTypeHandler(DbTypeHandler):
             with connection.cursor().copy(copy_stmt) as copy:
                 copy.write(payload)
             rows += len(chunk)
+        extra = finalize(connection) if finalize else {}
         return {
+            **extra,
             "dagster/row_count": dg.MetadataValue.int(rows),
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(name=c, type=t) for c, t in types.items()]

@@ -1,0 +1,42 @@
+-- Each customer's totals and purchase dates in dim_customer equal what fact_sales says:
+-- lifetime_value = sum of total_amount, total_orders = number of facts, first and last purchase
+-- dates = the first and last transaction day, first <= last; and every customer in
+-- dim_customer has facts. Parameter source_file: the customers of one file, or NULL for all.
+WITH scope AS (
+    SELECT DISTINCT customer_id FROM warehouse.fact_sales
+    WHERE %(source_file)s::text IS NOT NULL AND source_file = %(source_file)s::text
+    UNION
+    SELECT customer_id FROM warehouse.dim_customer WHERE %(source_file)s::text IS NULL
+),
+facts AS (
+    SELECT f.customer_id,
+           count(*) AS orders,
+           sum(f.total_amount) AS revenue,
+           min(f.transaction_ts AT TIME ZONE 'UTC')::date AS first_day,
+           max(f.transaction_ts AT TIME ZONE 'UTC')::date AS last_day
+    FROM warehouse.fact_sales f
+    WHERE %(source_file)s::text IS NULL OR f.customer_id IN (SELECT customer_id FROM scope)
+    GROUP BY f.customer_id
+),
+compared AS (
+    SELECT s.customer_id,
+           d.customer_id IS NULL AS missing_in_dim,
+           f.customer_id IS NULL AS without_facts,
+           d.lifetime_value IS DISTINCT FROM f.revenue AS ltv_mismatch,
+           d.total_orders IS DISTINCT FROM f.orders AS orders_mismatch,
+           (d.first_purchase_date IS DISTINCT FROM f.first_day OR d.last_purchase_date IS DISTINCT FROM f.last_day)
+               AS dates_mismatch,
+           d.first_purchase_date > d.last_purchase_date AS first_after_last
+    FROM (SELECT customer_id FROM scope UNION SELECT customer_id FROM facts) s
+    LEFT JOIN warehouse.dim_customer d ON d.customer_id = s.customer_id
+    LEFT JOIN facts f ON f.customer_id = s.customer_id
+)
+SELECT count(*) AS customers_checked,
+       count(*) FILTER (WHERE ltv_mismatch) AS lifetime_value_mismatch,
+       count(*) FILTER (WHERE orders_mismatch) AS total_orders_mismatch,
+       count(*) FILTER (WHERE dates_mismatch) AS purchase_dates_mismatch,
+       count(*) FILTER (WHERE first_after_last) AS first_after_last,
+       count(*) FILTER (WHERE without_facts) AS customers_without_facts,
+       (array_agg(customer_id ORDER BY customer_id) FILTER (
+            WHERE ltv_mismatch OR orders_mismatch OR dates_mismatch OR first_after_last))[1:20] AS examples
+FROM compared;

@@ -1,0 +1,28 @@
+-- Recompute agg_customers_daily (distinct customers per day) for the days a load touched.
+-- Parameters: full (bool) rebuilds every day.
+
+-- step: lock
+SELECT pg_advisory_xact_lock(hashtext('warehouse.agg_customers_daily'));
+
+-- step: take_queue
+CREATE TEMP TABLE pending_days ON COMMIT DROP AS
+WITH taken AS (
+    DELETE FROM warehouse.refresh_queue WHERE consumer = 'agg_customers_daily' RETURNING item_key
+)
+SELECT item_key::integer AS date_key FROM taken WHERE NOT %(full)s;
+
+-- step: analyze
+ANALYZE pending_days;
+
+-- step: clear_all
+DELETE FROM warehouse.agg_customers_daily WHERE %(full)s;
+
+-- step: clear_days
+DELETE FROM warehouse.agg_customers_daily a USING pending_days p WHERE a.date_key = p.date_key;
+
+-- step: recompute
+INSERT INTO warehouse.agg_customers_daily (date_key, unique_customers)
+SELECT f.date_key, count(DISTINCT f.customer_id)
+FROM warehouse.fact_sales f
+WHERE %(full)s OR f.date_key IN (SELECT date_key FROM pending_days)
+GROUP BY f.date_key;

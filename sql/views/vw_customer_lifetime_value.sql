@@ -1,0 +1,17 @@
+-- vw_customer_lifetime_value: one row per customer with orders, quantity, lifetime value,
+-- average order value, first and last purchase and tenure in days.
+-- A view over dim_customer, whose totals are kept current by the dim_customer asset (recomputed
+-- for the customers each load touches), so it does not aggregate fact_sales at query time.
+CREATE OR REPLACE VIEW analytics.vw_customer_lifetime_value AS
+SELECT c.customer_id,
+       c.customer_name,
+       c.city,
+       c.country,
+       c.total_orders,
+       c.total_quantity,
+       c.lifetime_value,
+       round(c.lifetime_value / nullif(c.total_orders, 0), 2) AS avg_order_value,
+       c.first_purchase_date,
+       c.last_purchase_date,
+       c.last_purchase_date - c.first_purchase_date AS customer_tenure_days
+FROM warehouse.dim_customer c;

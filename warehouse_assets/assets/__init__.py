@@ -1,0 +1,1 @@
+"""Software-defined assets: products, sales, views and the analytics layer."""

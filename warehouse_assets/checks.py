@@ -1,0 +1,193 @@
+"""Asset checks: orphans, amounts, date consistency, reconciliation and freshness.
+
+Integrity checks have ERROR severity and are blocking: when one fails, the assets downstream of
+the checked asset do not run in that run, so the views and analytics are never refreshed over
+bad data. Freshness checks are WARN: they inform and block nothing.
+
+In a run for one sales file (a partitioned run) the fact checks look at that file's rows, so a
+check costs what the load costs; run on their own (`warehouse check`, or from the UI without a
+partition) they look at the whole warehouse. Each check's SQL is in `sql/checks/`.
+"""
+
+import datetime as dt
+import warnings
+
+import dagster as dg
+
+from warehouse_assets import settings, sqlfiles
+from warehouse_assets.assets.products import dim_product
+from warehouse_assets.assets.sales import dim_customer, dim_date, fact_sales, raw_sales
+from warehouse_assets.resources.warehouse import WarehouseResource
+
+
+def run_scope(context: dg.AssetCheckExecutionContext) -> str | None:
+    """The sales file a run is about, or None for a run over the whole warehouse."""
+    return context.run.tags.get("dagster/partition")
+
+
+def query_check(warehouse: WarehouseResource, name: str, scope: str | None) -> list[dict]:
+    with warehouse.connection() as conn:
+        cur = conn.execute(sqlfiles.read(f"checks/{name}.sql"), {"source_file": scope})
+        columns = [d.name for d in cur.description]
+        return [dict(zip(columns, row)) for row in cur.fetchall()]
+
+
+def _result(scope: str | None, counts: dict[str, int], examples: list | None, checked: str, n: int) -> dg.AssetCheckResult:
+    failures = {k: int(v) for k, v in counts.items()}
+    return dg.AssetCheckResult(
+        passed=not any(failures.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "scope": dg.MetadataValue.text(f"file {scope}" if scope else "whole warehouse"),
+            checked: dg.MetadataValue.int(int(n)),
+            **{k: dg.MetadataValue.int(v) for k, v in failures.items()},
+            "examples": dg.MetadataValue.json([str(e) for e in (examples or [])]),
+        },
+    )
+
+
+def _check_spec(asset, name: str, **kwargs):
+    return dg.asset_check(
+        asset=asset,
+        name=name,
+        blocking=True,
+        description=sqlfiles.header(f"checks/{name}.sql"),
+        **kwargs,
+    )
+
+
+@_check_spec(fact_sales, "fact_sales_no_orphans")
+def fact_sales_no_orphans(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    (row,) = query_check(warehouse, "fact_sales_no_orphans", scope)
+    return _result(
+        scope,
+        {k: row[k] for k in ("orphan_product", "orphan_customer", "orphan_date")},
+        row["examples"],
+        "facts_checked",
+        row["facts_checked"],
+    )
+
+
+@_check_spec(fact_sales, "fact_sales_amounts_valid")
+def fact_sales_amounts_valid(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    (row,) = query_check(warehouse, "fact_sales_amounts_valid", scope)
+    return _result(
+        scope,
+        {k: row[k] for k in ("negative_amount", "non_positive_quantity", "total_mismatch")},
+        row["examples"],
+        "facts_checked",
+        row["facts_checked"],
+    )
+
+
+@_check_spec(fact_sales, "fact_sales_dates_consistent")
+def fact_sales_dates_consistent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    (row,) = query_check(warehouse, "fact_sales_dates_consistent", scope)
+    return _result(
+        scope,
+        {k: row[k] for k in ("date_key_mismatch", "in_future")},
+        row["examples"],
+        "facts_checked",
+        row["facts_checked"],
+    )
+
+
+@_check_spec(fact_sales, "sales_file_reconciles")
+def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    rows = query_check(warehouse, "sales_file_reconciles", scope)
+    off = [r for r in rows if r["rows_read"] != r["rows_loaded"] + r["rows_quarantined"] + r["rows_skipped"]]
+    totals = {k: sum(int(r[k]) for r in rows) for k in ("rows_read", "rows_loaded", "rows_quarantined", "rows_skipped")}
+    return dg.AssetCheckResult(
+        passed=not off and (scope is None or bool(rows)),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "scope": dg.MetadataValue.text(f"file {scope}" if scope else "every loaded file"),
+            "files_checked": dg.MetadataValue.int(len(rows)),
+            "files_not_reconciling": dg.MetadataValue.int(len(off)),
+            **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
+            "unaccounted_rows": dg.MetadataValue.int(
+                totals["rows_read"] - totals["rows_loaded"] - totals["rows_quarantined"] - totals["rows_skipped"]
+            ),
+            "examples": dg.MetadataValue.json(
+                [
+                    {
+                        "source_file": r["source_file"],
+                        "read": int(r["rows_read"]),
+                        "loaded": int(r["rows_loaded"]),
+                        "quarantined": int(r["rows_quarantined"]),
+                        "skipped": int(r["rows_skipped"]),
+                    }
+                    for r in off[:20]
+                ]
+            ),
+        },
+    )
+
+
+@_check_spec(dim_customer, "dim_customer_matches_facts")
+def dim_customer_matches_facts(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    (row,) = query_check(warehouse, "dim_customer_matches_facts", scope)
+    keys = ("lifetime_value_mismatch", "total_orders_mismatch", "purchase_dates_mismatch", "first_after_last", "customers_without_facts")
+    return _result(scope, {k: row[k] for k in keys}, row["examples"], "customers_checked", row["customers_checked"])
+
+
+@_check_spec(dim_date, "dim_date_covers_facts")
+def dim_date_covers_facts(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    scope = run_scope(context)
+    (row,) = query_check(warehouse, "dim_date_covers_facts", scope)
+    result = _result(
+        scope,
+        {k: row[k] for k in ("gaps", "fact_days_missing", "key_mismatch")},
+        (row["example_gaps"] or []) + (row["example_fact_days"] or []),
+        "days",
+        row["days"],
+    )
+    return result
+
+
+@_check_spec(dim_product, "dim_product_prices_positive")
+def dim_product_prices_positive(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    (row,) = query_check(warehouse, "dim_product_prices_positive", None)
+    return _result(None, {"non_positive_price": row["non_positive_price"]}, row["examples"], "products_checked", row["products_checked"])
+
+
+integrity_checks = [
+    fact_sales_no_orphans,
+    fact_sales_amounts_valid,
+    fact_sales_dates_consistent,
+    sales_file_reconciles,
+    dim_customer_matches_facts,
+    dim_date_covers_facts,
+    dim_product_prices_positive,
+]
+
+# Freshness, with Dagster's own last-update checks (WARN): products refreshed within the
+# configured age, and some sales file loaded within the configured number of days. Dagster 1.13
+# also offers FreshnessPolicy, evaluated by its daemon into a freshness state; these checks are
+# used instead because they are asset checks like the others: they appear on the same check
+# dashboards, carry WARN severity, and run in `warehouse load` and `warehouse check`.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.SupersessionWarning)
+    freshness_checks = [
+        *dg.build_last_update_freshness_checks(
+            assets=[dim_product],
+            lower_bound_delta=dt.timedelta(hours=settings.get_float("WAREHOUSE_PRODUCTS_MAX_AGE_HOURS")),
+            severity=dg.AssetCheckSeverity.WARN,
+        ),
+        *dg.build_last_update_freshness_checks(
+            assets=[raw_sales],
+            lower_bound_delta=dt.timedelta(days=settings.get_float("WAREHOUSE_SALES_MAX_SILENCE_DAYS")),
+            severity=dg.AssetCheckSeverity.WARN,
+        ),
+    ]
+    freshness_sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=freshness_checks,
+        name="freshness_checks_sensor",
+        minimum_interval_seconds=600,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )

@@ -1,0 +1,465 @@
+"""The FakeStore client against a real HTTP server on 127.0.0.1 and against snapshot files.
+
+Each test starts a stdlib ThreadingHTTPServer that plays a scripted list of replies and records
+when each request arrived, so retries, Retry-After and timeouts are checked on the wire, not by
+mocking requests or urllib3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from warehouse_assets import settings
+from warehouse_assets.resources.fakestore import FakeStoreClient, FakeStoreError
+
+REALDATA = settings.PROJECT_DIR.parent / "shared" / "realdata"
+BACKOFF = 0.01
+PRODUCTS = [{"id": 1, "title": "Backpack", "price": 109.95, "rating": {"rate": 3.9, "count": 120}}]
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = json.dumps(PRODUCTS).encode()
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Seen:
+    at: float
+    path: str
+    headers: dict[str, str]
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    # Non-daemon handler threads are joined by server_close(), so none outlives its test.
+    daemon_threads = False
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.replies = list(replies)
+        self.seen: list[Seen] = []
+        self.stopping = threading.Event()
+        self.open_connections = 0
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def products_url(self) -> str:
+        return self.base_url + "/products"
+
+    def next_reply(self, handler: BaseHTTPRequestHandler) -> Reply:
+        with self._lock:
+            self.seen.append(Seen(time.monotonic(), handler.path, dict(handler.headers)))
+            # The last reply repeats, so "always 503" is a script of one.
+            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+    def count_connection(self, change: int) -> None:
+        with self._lock:
+            self.open_connections += change
+
+    def wait_until_no_connections(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open_connections == 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 5  # an idle keep-alive connection cannot hold up server_close() for long
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.count_connection(+1)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.count_connection(-1)  # type: ignore[attr-defined]
+        super().finish()
+
+    def do_GET(self) -> None:
+        server: ScriptedServer = self.server  # type: ignore[assignment]
+        reply = server.next_reply(self)
+        if reply.delay and server.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up on us, as the timeout test wants
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy from the developer's environment would stand between the client and 127.0.0.1.
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    started: list[tuple[ScriptedServer, threading.Thread]] = []
+
+    def start(*replies: Reply) -> ScriptedServer:
+        server = ScriptedServer(list(replies))
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        started.append((server, thread))
+        return server
+
+    yield start
+    for server, thread in started:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def client(base_url: str, **overrides: object) -> FakeStoreClient:
+    config: dict[str, object] = {
+        "base_url": base_url,
+        "connect_timeout": 1.0,
+        "read_timeout": 2.0,
+        "max_attempts": 5,
+        "backoff_seconds": BACKOFF,
+    }
+    config.update(overrides)
+    return FakeStoreClient(**config)  # type: ignore[arg-type]
+
+
+def backoff_total(attempts: int, factor: float) -> float:
+    """The longest urllib3 2.x sleeps between `attempts` tries: 0, then factor*2**(n-1) + jitter."""
+    return sum(factor * 2 ** (n - 1) + factor for n in range(2, attempts))
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+def test_real_fakestore_response_comes_back_as_is(serve) -> None:
+    path = REALDATA / "fakestore_products.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the real FakeStore capture lives in /work/shared/realdata")
+    expected = json.loads(path.read_bytes())
+    server = serve(Reply(body=path.read_bytes()))
+
+    fetched = client(server.base_url).fetch_products()
+
+    assert fetched.payload == expected
+    assert len(fetched.payload) == 20
+    assert fetched.source == server.products_url
+    assert fetched.attempts == 1
+    assert fetched.elapsed_seconds > 0
+    [request] = server.seen
+    assert request.path == "/products"
+    assert request.headers["User-Agent"] == "warehouse-assets/0.1"
+    assert request.headers["Accept"] == "application/json"
+
+
+def test_trailing_slash_in_base_url_is_not_doubled(serve) -> None:
+    server = serve(Reply())
+    client(server.base_url + "/").fetch_products()
+    assert [s.path for s in server.seen] == ["/products"]
+
+
+def test_5xx_then_200_is_retried_until_it_succeeds(serve) -> None:
+    server = serve(Reply(500), Reply(502), Reply(503), Reply())
+
+    fetched = client(server.base_url).fetch_products()
+
+    assert fetched.payload == PRODUCTS
+    assert len(server.seen) == 4
+    assert fetched.attempts == 4
+
+
+@pytest.mark.parametrize("status", [504, 520, 521, 522, 523, 524])
+def test_gateway_and_cdn_statuses_are_retried(serve, status: int) -> None:
+    server = serve(Reply(status), Reply())
+    fetched = client(server.base_url).fetch_products()
+    assert fetched.payload == PRODUCTS
+    assert (len(server.seen), fetched.attempts) == (2, 2)
+
+
+def test_retry_after_is_waited_for(serve) -> None:
+    server = serve(Reply(429, headers={"Retry-After": "1"}), Reply())
+
+    fetched = client(server.base_url).fetch_products()
+
+    assert fetched.payload == PRODUCTS
+    first, second = server.seen
+    # The backoff alone would retry after ~0 s; only the header explains a one-second gap.
+    assert second.at - first.at >= 0.9
+    assert fetched.attempts == 2
+
+
+def test_server_that_never_answers_fails_in_bounded_time(serve) -> None:
+    server = serve(Reply(delay=30))
+    connect, read, attempts = 0.5, 0.3, 3
+    bound = attempts * (connect + read) + backoff_total(attempts, BACKOFF) + 1.0
+
+    started = time.monotonic()
+    with pytest.raises(FakeStoreError) as caught:
+        client(
+            server.base_url, connect_timeout=connect, read_timeout=read, max_attempts=attempts
+        ).fetch_products()
+    elapsed = time.monotonic() - started
+
+    assert elapsed < bound
+    assert elapsed >= attempts * read * 0.9  # every attempt waited out its read timeout
+    assert len(server.seen) == attempts
+    message = str(caught.value)
+    assert server.products_url in message
+    assert "3 attempts" in message
+    assert "timed out" in message.lower()
+
+
+def test_persistent_503_gives_up_naming_url_and_status(serve) -> None:
+    server = serve(Reply(503, body=b"<html>Service Unavailable</html>", content_type="text/html"))
+
+    with pytest.raises(FakeStoreError) as caught:
+        client(server.base_url, max_attempts=3).fetch_products()
+
+    message = str(caught.value)
+    assert server.products_url in message
+    assert "503" in message
+    assert "3 attempts" in message
+    assert len(server.seen) == 3
+
+
+def test_404_is_not_retried(serve) -> None:
+    server = serve(Reply(404, body=b"Not Found", content_type="text/plain"))
+
+    with pytest.raises(FakeStoreError, match="404") as caught:
+        client(server.base_url).fetch_products()
+
+    assert len(server.seen) == 1
+    assert "1 attempt" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "mentions"),
+    [
+        (b"<html><body>502 Bad Gateway</body></html>", "text/html", ["text/html", "<html>"]),
+        (b'[{"id": 1,', "application/json", ["not valid JSON", '[{"id": 1,']),
+        (b"null", "application/json", ["JSON null"]),
+        (b"", "application/json", ["empty body"]),
+        (b'{"products": []}', "application/json", ["a JSON object", '{"products"']),
+    ],
+    ids=["html", "truncated", "null", "empty", "object"],
+)
+def test_200_without_a_json_array_is_an_error(
+    serve, body: bytes, content_type: str, mentions: list[str]
+) -> None:
+    server = serve(Reply(body=body, content_type=content_type))
+
+    with pytest.raises(FakeStoreError) as caught:
+        client(server.base_url).fetch_products()
+
+    message = str(caught.value)
+    assert "expected a JSON array" in message
+    assert server.products_url in message
+    for text in mentions:
+        assert text in message
+    assert len(server.seen) == 1
+
+
+def test_long_bodies_are_cut_in_the_message(serve) -> None:
+    server = serve(Reply(body=b"<html>" + b"x" * 5000 + b"</html>", content_type="text/html"))
+    with pytest.raises(FakeStoreError) as caught:
+        client(server.base_url).fetch_products()
+    assert "x" * 74 in str(caught.value)
+    assert len(str(caught.value)) < 400
+
+
+def test_connection_refused_names_the_url() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Closed again: nothing listens on the port now.
+    url = f"http://127.0.0.1:{port}"
+
+    with pytest.raises(FakeStoreError) as caught:
+        client(url, max_attempts=2).fetch_products()
+
+    message = str(caught.value)
+    assert f"{url}/products" in message
+    assert "refused" in message.lower()
+    assert "2 attempts" in message
+
+
+@pytest.mark.parametrize(
+    ("replies", "max_attempts"),
+    [
+        ([Reply()], 1),
+        ([Reply(body=b"null")], 1),
+        ([Reply(404, body=b"Not Found", content_type="text/plain")], 1),
+        ([Reply(503, body=b"busy", content_type="text/plain")], 2),
+    ],
+    ids=["ok", "bad-body", "404", "503-exhausted"],
+)
+def test_connections_are_closed_when_fetch_returns(
+    serve, replies: list[Reply], max_attempts: int
+) -> None:
+    server = serve(*replies)
+    try:
+        outcome: object = client(server.base_url, max_attempts=max_attempts).fetch_products()
+    except FakeStoreError as exc:
+        outcome = exc  # kept, as a caller that logs or re-raises it would keep it
+    assert server.seen
+    assert server.wait_until_no_connections(2.0), f"socket left open after {outcome!r}"
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Path:
+    path = tmp_path / "products.json"
+    path.write_text(json.dumps(PRODUCTS), encoding="utf-8")
+    return path
+
+
+def test_snapshot_file_path(snapshot: Path) -> None:
+    fetched = client(str(snapshot)).fetch_products()
+    assert fetched.payload == PRODUCTS
+    assert fetched.source == str(snapshot)
+    assert fetched.attempts == 1
+
+
+def test_snapshot_file_url(snapshot: Path) -> None:
+    fetched = client(snapshot.as_uri()).fetch_products()
+    assert fetched.payload == PRODUCTS
+    assert fetched.source == str(snapshot)
+
+
+def test_snapshot_file_url_with_escaped_characters(tmp_path: Path) -> None:
+    path = tmp_path / "my snapshots" / "products.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(PRODUCTS), encoding="utf-8")
+    assert "%20" in path.as_uri()
+    assert client(path.as_uri()).fetch_products().payload == PRODUCTS
+
+
+def test_snapshot_directory_means_its_products_json(snapshot: Path) -> None:
+    fetched = client(str(snapshot.parent)).fetch_products()
+    assert fetched.payload == PRODUCTS
+    assert fetched.source == str(snapshot)
+
+
+def test_relative_snapshot_path_is_taken_from_the_project_folder(
+    snapshot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = os.path.relpath(snapshot, settings.PROJECT_DIR)
+    assert not Path(relative).is_absolute()
+
+    assert client(relative).fetch_products().payload == PRODUCTS
+
+
+def test_missing_snapshot_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    with pytest.raises(FakeStoreError) as caught:
+        client(str(missing)).fetch_products()
+    assert str(missing) in str(caught.value)
+
+
+def test_directory_without_products_json_names_the_file_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(FakeStoreError) as caught:
+        client(str(tmp_path)).fetch_products()
+    assert str(tmp_path / "products.json") in str(caught.value)
+
+
+def test_snapshot_holding_an_object_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "products.json"
+    path.write_text('{"products": []}', encoding="utf-8")
+    with pytest.raises(FakeStoreError) as caught:
+        client(path.as_uri()).fetch_products()
+    message = str(caught.value)
+    assert str(path) in message
+    assert "expected a JSON array" in message
+
+
+def test_unsupported_scheme_is_refused() -> None:
+    with pytest.raises(FakeStoreError, match="ftp://example.invalid"):
+        client("ftp://example.invalid/products").fetch_products()
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_defaults_come_from_settings(monkeypatch: pytest.MonkeyPatch, snapshot: Path) -> None:
+    monkeypatch.setenv("FAKESTORE_BASE_URL", str(snapshot))
+    monkeypatch.setenv("FAKESTORE_CONNECT_TIMEOUT", "1.5")
+    monkeypatch.setenv("FAKESTORE_READ_TIMEOUT", "7")
+    monkeypatch.setenv("FAKESTORE_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("FAKESTORE_BACKOFF_SECONDS", "0.25")
+
+    resource = FakeStoreClient()
+
+    assert (resource.base_url, resource.connect_timeout, resource.read_timeout) == (
+        str(snapshot),
+        1.5,
+        7.0,
+    )
+    assert (resource.max_attempts, resource.backoff_seconds) == (2, 0.25)
+
+
+def test_unset_settings_give_the_documented_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BASE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT", "MAX_ATTEMPTS", "BACKOFF_SECONDS"):
+        monkeypatch.delenv(f"FAKESTORE_{name}", raising=False)
+    resource = FakeStoreClient()
+    assert resource.base_url == "https://fakestoreapi.com"
+    assert (resource.connect_timeout, resource.read_timeout) == (5.0, 20.0)
+    assert (resource.max_attempts, resource.backoff_seconds) == (5, 0.5)
+
+
+def test_max_attempts_below_one_is_refused(serve) -> None:
+    server = serve(Reply())
+    with pytest.raises(ValueError, match="max_attempts"):
+        client(server.base_url, max_attempts=0).fetch_products()
+    assert server.seen == []
+
+
+def test_works_as_a_dagster_resource(snapshot: Path) -> None:
+    @dg.asset
+    def product_count(fakestore: FakeStoreClient) -> int:
+        return len(fakestore.fetch_products().payload)
+
+    result = dg.materialize(
+        [product_count], resources={"fakestore": FakeStoreClient(base_url=str(snapshot))}
+    )
+    assert result.output_for_node("product_count") == len(PRODUCTS)
