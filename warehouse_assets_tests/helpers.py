@@ -1,0 +1,48 @@
+"""Helpers the tests share: running the project's real jobs against a test's own database."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from warehouse_assets.definitions import build_definitions
+
+
+def definitions(warehouse_url: str) -> dg.Definitions:
+    """The project's Definitions, wired to the test's database (FakeStore from the environment)."""
+    return build_definitions(warehouse_url)
+
+
+def load_sales_file(
+    defs: dg.Definitions, instance: dg.DagsterInstance, key: str, *, raise_on_error: bool = False
+) -> dg.ExecuteInProcessResult:
+    """Materialize one landing file through sales_file_job, as the sensor's run would."""
+    if key not in instance.get_dynamic_partitions("sales_files"):
+        instance.add_dynamic_partitions("sales_files", [key])
+    return defs.resolve_job_def("sales_file_job").execute_in_process(
+        instance=instance, partition_key=key, raise_on_error=raise_on_error
+    )
+
+
+def refresh_products(
+    defs: dg.Definitions, instance: dg.DagsterInstance, *, raise_on_error: bool = False
+) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("products_job").execute_in_process(instance=instance, raise_on_error=raise_on_error)
+
+
+def run_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
+    """Run every integrity check over the whole warehouse; results by check name."""
+    result = defs.resolve_job_def("warehouse_checks_job").execute_in_process(instance=instance, raise_on_error=False)
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    out = {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            out[event.step_key] = error.to_string() if error else ""
+    return out
