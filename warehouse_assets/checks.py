@@ -109,8 +109,13 @@ def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: War
             "files_checked": dg.MetadataValue.int(len(rows)),
             "files_not_reconciling": dg.MetadataValue.int(len(off)),
             **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
+            # Per file and absolute: a file missing rows and another with rows too many must not
+            # cancel out in a net total.
             "unaccounted_rows": dg.MetadataValue.int(
-                totals["rows_read"] - totals["rows_loaded"] - totals["rows_quarantined"] - totals["rows_skipped"]
+                sum(
+                    abs(int(r["rows_read"]) - int(r["rows_loaded"]) - int(r["rows_quarantined"]) - int(r["rows_skipped"]))
+                    for r in off
+                )
             ),
             "examples": dg.MetadataValue.json(
                 [

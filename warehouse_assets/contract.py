@@ -40,7 +40,7 @@ class Rating(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     rate: float | None = Field(default=None, ge=0, le=5)
-    count: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=2**31 - 1)  # rating_count is integer
 
 
 TrimmedNonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -51,7 +51,7 @@ class ProductModel(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: int = Field(gt=0)
+    id: int = Field(gt=0, le=2**31 - 1)  # product_id is integer
     title: TrimmedNonEmpty
     price: decimal.Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     description: str | None = None
@@ -236,12 +236,20 @@ def validate_sales(
     earliest: dt.date,
     seen_ids: SeenIds | None = None,
     date_parser: Callable[[pa.Array], pd.Series] | None = None,
+    unit_price_derived: bool = False,
 ) -> ValidatedSales:
     """Apply every sales rule to one chunk of trimmed text columns ('' means empty).
 
     `seen_ids` carries transaction ids from earlier chunks of the same file, so a repeat in a
     later chunk is a duplicate too; it is updated with this chunk's ids. `date_parser` replaces
     the ISO 8601 parser for sources whose layout declares another date format.
+
+    `unit_price_derived` is for sources that state only a line total: their unit price is the
+    total divided by the quantity, rounded to the cent, and multiplying it back can miss the
+    total by up to half a cent per unit (a 20 % discount on 10.28 is 8.224 a unit). The tolerance
+    is then max(1 cent, half a cent per unit), the rounding error of the derivation, so that the
+    check still catches a total that does not fit its quantity without rejecting every
+    discounted multi-unit line of such a source.
     """
     n = len(columns["transaction_id"])
     masks: dict[Reason, np.ndarray] = {}
@@ -278,7 +286,8 @@ def validate_sales(
     with np.errstate(invalid="ignore"):
         masks[Reason.NON_POSITIVE_QUANTITY] = quantity <= 0
         masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0)
-        masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > AMOUNT_TOLERANCE_CENTS
+        tolerance = np.maximum(AMOUNT_TOLERANCE_CENTS, quantity / 2) if unit_price_derived else AMOUNT_TOLERANCE_CENTS
+        masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > tolerance
 
     payment = normalise_payment_method(columns["payment_method"])
     allowed = _mask(pc.is_in(payment, value_set=pa.array(sorted(PAYMENT_METHODS))))

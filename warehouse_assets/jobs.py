@@ -8,7 +8,7 @@ dominate the load of a small file.
 import dagster as dg
 
 from warehouse_assets.assets.products import raw_products
-from warehouse_assets.assets.sales import raw_sales, sales_files
+from warehouse_assets.assets.sales import raw_sales
 from warehouse_assets.checks import integrity_checks
 
 # A new or changed file: its partition of raw_sales and fact_sales, then everything downstream
@@ -16,7 +16,6 @@ from warehouse_assets.checks import integrity_checks
 sales_job = dg.define_asset_job(
     "sales_file_job",
     selection=dg.AssetSelection.assets(raw_sales).downstream(),
-    partitions_def=sales_files,
     executor_def=dg.in_process_executor,
     description="Load one sales file (partition) and refresh what depends on it.",
 )

@@ -688,6 +688,9 @@ class LayoutSpec(_Strict):
     dates: DateOptions = Field(default_factory=DateOptions)
     columns: dict[str, Annotated[Any, AfterValidator(parse_expression)]]
     row_rules: list[RowRule] = Field(default_factory=list)
+    # True when the source has no unit price and `unit_price` is computed from its total: see
+    # `unit_price_derived` in contract.validate_sales for what that changes.
+    unit_price_derived: bool = False
 
     @field_validator("name")
     @classmethod
@@ -766,6 +769,7 @@ class Layout:
         self.name = spec.name
         self.description = spec.description
         self.dialect = CsvDialect(spec.csv.delimiter, spec.csv.quote_char, spec.csv.encoding)
+        self.unit_price_derived = spec.unit_price_derived
         self._null_tokens = pa.array(spec.null_tokens, pa.string())
         self._zone = spec.dates.timezone
         self._surrogates: dict[str, str] = {}

@@ -215,7 +215,7 @@ class SalesFileReader:
                 read_options=pacsv.ReadOptions(
                     skip_rows=1,
                     column_names=names,
-                    block_size=_BLOCK_BYTES,
+                    block_size=max(64 << 10, min(_BLOCK_BYTES, self.chunk_rows * 64)),
                     use_threads=False,  # keeps the line numbers of invalid rows known
                     encoding=self.dialect.encoding,
                 ),
@@ -252,9 +252,12 @@ class SalesFileReader:
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= self.chunk_rows:
-                yield from self._process(pa.Table.from_batches(pending), bad_lines)
-                pending, pending_rows = [], 0
-        if pending:
+                table = pa.Table.from_batches(pending)
+                while table.num_rows >= self.chunk_rows:
+                    yield from self._process(table.slice(0, self.chunk_rows), bad_lines)
+                    table = table.slice(self.chunk_rows)
+                pending, pending_rows = table.to_batches(), table.num_rows
+        if pending_rows:
             yield from self._process(pa.Table.from_batches(pending), bad_lines)
         if bad_lines:  # unparseable lines after the last parsed row
             _, malformed = self._line_numbers(None, bad_lines)
@@ -344,6 +347,7 @@ class SalesFileReader:
             earliest=self.earliest,
             seen_ids=self._seen_ids,
             date_parser=self.layout.parse_dates if self.layout else None,
+            unit_price_derived=bool(self.layout and self.layout.unit_price_derived),
         )
         reasons = outcome.reasons
         valid = outcome.valid

@@ -259,6 +259,9 @@ def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(
         105: (broken(105, image="ftp://x"), {"image"}),
         106: (broken(106, rating={"rate": 7, "count": 3}), {"rating.rate"}),
         107: (broken(107, price=0, title=" "), {"price", "title"}),  # every rule broken is kept
+        # Beyond the integer columns: rejected, not a failed COPY that would stop the refresh.
+        2**31: (broken(2**31), {"id"}),
+        109: (broken(109, rating={"rate": 4.2, "count": 2**31}), {"rating.count"}),
     }
     payload = valid[:2] + [item for item, _ in invalid.values()] + valid[2:]
     server = serve(json_reply(payload))
