@@ -9,7 +9,7 @@ import dagster as dg
 
 from warehouse_assets.assets.products import raw_products
 from warehouse_assets.assets.sales import raw_sales
-from warehouse_assets.checks import integrity_checks
+from warehouse_assets.checks import freshness_checks, integrity_checks
 
 # A new or changed file: its partition of raw_sales and fact_sales, then everything downstream
 # (dimensions, aggregates, views, analytics), each recomputing only what the file touched.
@@ -29,7 +29,7 @@ products_job = dg.define_asset_job(
 
 checks_job = dg.define_asset_job(
     "warehouse_checks_job",
-    selection=dg.AssetSelection.checks(*integrity_checks),
+    selection=dg.AssetSelection.checks(*integrity_checks, *freshness_checks),
     executor_def=dg.in_process_executor,
-    description="Run every integrity check over the whole warehouse.",
+    description="Run every integrity and freshness check over the whole warehouse.",
 )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,8 +39,16 @@ import pytest
 
 from warehouse_assets import settings
 from warehouse_assets.checks import freshness_checks
-from warehouse_assets.sample_data import GeneratedSales, SalesSpec, generate_sales
-from warehouse_assets_tests.helpers import load_sales_file, refresh_products, run_checks, step_failures
+from warehouse_assets.resources.postgres import replace_database
+from warehouse_assets.sample_data import GeneratedSales, SalesSpec, generate_sales, write_products
+from warehouse_assets_tests.conftest import create_database, drop_database
+from warehouse_assets_tests.helpers import (
+    definitions,
+    load_sales_file,
+    refresh_products,
+    run_checks,
+    step_failures,
+)
 
 INTEGRITY_CHECKS = {
     "fact_sales_no_orphans",
@@ -191,13 +200,54 @@ def scalar(db: psycopg.Connection, query: str, params=()):
 
 
 @dataclass
+class LoadedTemplate:
+    database: str
+    landing: Path
+    files: dict[str, GeneratedSales]
+    runs: dict[str, dg.ExecuteInProcessResult]  # the load run of each file, and "products"
+
+
+@pytest.fixture(scope="module")
+def loaded_template(pg_server_url: str, template_database: str, tmp_path_factory) -> LoadedTemplate:
+    """The clean warehouse, arranged once for the module through the real jobs: products, then
+    files A and B (bad rows and unknown products included). Tests get copies of it."""
+    folder = tmp_path_factory.mktemp("loaded")
+    landing = folder / "landing"
+    landing.mkdir()
+    name = create_database(pg_server_url, template_database)
+    url = replace_database(pg_server_url, name)
+    with pytest.MonkeyPatch.context() as env, dg.instance_for_test() as instance:
+        env.setenv("WAREHOUSE_DATABASE_URL", url)
+        env.setenv("WAREHOUSE_LANDING_DIR", str(landing))
+        env.setenv("WAREHOUSE_LAYOUTS_DIR", str(folder / "layouts"))
+        env.setenv("FAKESTORE_BASE_URL", str(write_products(folder / "products.json")))
+        defs = definitions(url)
+        runs = {"products": refresh_products(defs, instance, raise_on_error=True)}
+        files = {FILE_A: generate_sales(landing / FILE_A, SPEC_A), FILE_B: generate_sales(landing / FILE_B, SPEC_B)}
+        for key in files:
+            runs[key] = load_sales_file(defs, instance, key, raise_on_error=True)
+    yield LoadedTemplate(name, landing, files, runs)
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def warehouse_url(pg_server_url: str, loaded_template: LoadedTemplate, monkeypatch):
+    """Here a test's own database is a copy of the loaded warehouse (not an empty schema)."""
+    name = create_database(pg_server_url, loaded_template.database)
+    url = replace_database(pg_server_url, name)
+    monkeypatch.setenv("WAREHOUSE_DATABASE_URL", url)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@dataclass
 class Loaded:
     defs: dg.Definitions
     instance: dg.DagsterInstance
     db: psycopg.Connection
     landing: Path
     files: dict[str, GeneratedSales]
-    runs: dict[str, dg.ExecuteInProcessResult]  # the load run of each file, and "products"
+    runs: dict[str, dg.ExecuteInProcessResult]  # the arrangement's runs (another instance)
 
     def checks(self) -> dict[str, dg.AssetCheckEvaluation]:
         evaluations = run_checks(self.defs, self.instance)
@@ -209,16 +259,11 @@ class Loaded:
 
 
 @pytest.fixture
-def loaded(products_snapshot, defs, instance, landing, db) -> Loaded:
-    """Products, then files A and B (bad rows and unknown products included), via the real jobs."""
-    runs = {"products": refresh_products(defs, instance, raise_on_error=True)}
-    files = {
-        FILE_A: generate_sales(landing / FILE_A, SPEC_A),
-        FILE_B: generate_sales(landing / FILE_B, SPEC_B),
-    }
-    for key in files:
-        runs[key] = load_sales_file(defs, instance, key, raise_on_error=True)
-    return Loaded(defs, instance, db, landing, files, runs)
+def loaded(loaded_template: LoadedTemplate, products_snapshot, defs, instance, landing, db) -> Loaded:
+    """The test's copy of the clean warehouse, with the sales files in its landing folder."""
+    for key in loaded_template.files:
+        shutil.copy(loaded_template.landing / key, landing / key)
+    return Loaded(defs, instance, db, landing, loaded_template.files, loaded_template.runs)
 
 
 def test_clean_warehouse_passes_every_check(loaded: Loaded):
@@ -596,10 +641,10 @@ def test_failing_fact_check_blocks_everything_downstream_of_fact_sales(loaded: L
 
 def test_freshness_checks_pass_after_a_load_and_warn_when_stale(loaded: Loaded):
     defs, instance = loaded.defs, loaded.instance
-    # In the load runs themselves.
-    products_fresh = freshness_results(loaded.runs["products"])["dim_product"]
-    sales_fresh = freshness_results(loaded.runs[FILE_A])["raw_sales"]
-    for evaluation in (products_fresh, sales_fresh):
+    # In the load runs themselves (this test's instance has no other history).
+    products_run, sales_run = refresh_products(defs, instance), loaded.load(FILE_A)
+    assert products_run.success and sales_run.success
+    for evaluation in (freshness_results(products_run)["dim_product"], freshness_results(sales_run)["raw_sales"]):
         assert evaluation.passed is True
         assert evaluation.severity == dg.AssetCheckSeverity.WARN
     # And run on their own, right after.

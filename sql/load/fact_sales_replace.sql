@@ -76,6 +76,9 @@ SELECT r.product_id, coalesce(max(r.product_name), 'Unknown product ' || r.produ
 FROM warehouse.raw_sales r
 WHERE r.source_file = %(source_file)s AND r.reasons IS NULL
   AND NOT EXISTS (SELECT 1 FROM warehouse.dim_product p WHERE p.product_id = r.product_id)
+  AND (NOT %(has_duplicates)s OR NOT EXISTS (
+        SELECT 1 FROM warehouse.rejected_sales q
+        WHERE q.source_file = r.source_file AND q.line_number = r.line_number))
 GROUP BY r.product_id
 ON CONFLICT (product_id) DO NOTHING;
 
