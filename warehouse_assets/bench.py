@@ -153,6 +153,8 @@ def _run_file_in_child(url: str, landing: Path, key: str) -> dict:
     if not lines:
         raise RuntimeError(f"loading {key} failed:\n{err[-4000:]}")
     result = json.loads(lines[-1])
+    if not result["success"]:
+        raise RuntimeError(f"loading {key} failed: " + "; ".join(result["failures"])[:4000])
     result["process_seconds"] = wall
     result["peak_rss_mb"] = rusage.ru_maxrss / 1024  # Linux reports kilobytes
     return result
@@ -180,10 +182,16 @@ def _load_one(key: str) -> None:
                 end_load = record.event_log_entry.timestamp
         start = stamps.get(dg.DagsterEventType.RUN_START)
         end_run = stamps.get(dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE))
+        failures = [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+            for e in result.all_events
+            if e.event_type_value == "STEP_FAILURE" and e.event_specific_data.error
+        ]
         print(
             json.dumps(
                 {
                     "success": result.success,
+                    "failures": failures,
                     "load_seconds": (end_load - start) if start and end_load else None,
                     "run_seconds": (end_run - start) if start and end_run else None,
                 }

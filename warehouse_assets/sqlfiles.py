@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,14 @@ def run_steps(
     start: str | None = None,
     stop: str | None = None,
     skip: frozenset[str] = frozenset(),
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run a script's steps in order on `conn` (inside the caller's transaction), from `start`
     to `stop` inclusive when given.
 
     Returns each step's row count; a step whose statement returns rows (SELECT or RETURNING)
-    reports its first row instead (the value itself when the row has one column).
+    reports its first row instead (the value itself when the row has one column). `timings`, if
+    given, receives each step's duration in seconds.
     """
     counts: dict[str, Any] = {}
     names = [name for name, _ in steps(relative)]
@@ -103,12 +106,15 @@ def run_steps(
             if name == stop:
                 break
             continue
+        started = time.perf_counter()
         cur = conn.execute(statement, params)
         if cur.description is not None:
             row = cur.fetchone()
             counts[name] = (row[0] if len(row) == 1 else tuple(row)) if row else None
         else:
             counts[name] = cur.rowcount
+        if timings is not None:
+            timings[name] = round(time.perf_counter() - started, 3)
         if name == stop:
             break
     return counts

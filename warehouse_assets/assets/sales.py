@@ -119,7 +119,7 @@ def raw_sales(context: dg.AssetExecutionContext) -> DataFrameChunks:
             context.log.warning(f"{key}: {s.rows_rejected} of {s.rows_read} rows rejected: {dict(s.reasons)}")
         return _ledger_metadata(s)
 
-    return DataFrameChunks(reader.frames(), finalize=record_in_ledger)
+    return DataFrameChunks(reader.chunks(), finalize=record_in_ledger)
 
 
 @dg.asset(
@@ -145,7 +145,8 @@ def fact_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             raise dg.Failure(f"{key}: raw_sales has not been materialized for this file")
         rows_read, rows_valid, rows_rejected, rows_skipped = ledger
         params = {"source_file": key, "loaded_at": loaded_at, "has_duplicates": False}
-        counts = sqlfiles.run_steps(conn, script, params, stop="insert_facts")
+        timings: dict[str, float] = {}
+        counts = sqlfiles.run_steps(conn, script, params, stop="insert_facts", timings=timings)
         duplicates = rows_valid - counts["insert_facts"]
         params["has_duplicates"] = duplicates > 0
         counts |= sqlfiles.run_steps(
@@ -154,6 +155,7 @@ def fact_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             params,
             start="quarantine_rejected",
             skip=frozenset() if duplicates else frozenset({"quarantine_duplicates"}),
+            timings=timings,
         )
     if duplicates:
         context.log.warning(f"{key}: {duplicates} transaction ids were already loaded from other files")
@@ -169,6 +171,7 @@ def fact_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             "inferred_products_added": dg.MetadataValue.int(counts["inferred_products"]),
             "new_customers": dg.MetadataValue.int(counts["new_customers"]),
             "days_added_to_dim_date": dg.MetadataValue.int(counts["add_days"]),
+            "step_seconds": dg.MetadataValue.json(timings),
         }
     )
 

@@ -64,6 +64,29 @@ RAW_SALES_COLUMNS: tuple[str, ...] = (
     "raw_record",
 )
 
+RAW_SALES_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("transaction_id", pa.string()),
+        ("transaction_ts", pa.timestamp("us", tz="UTC")),
+        ("date_key", pa.int32()),
+        ("customer_id", pa.string()),
+        ("customer_name", pa.string()),
+        ("city", pa.string()),
+        ("country", pa.string()),
+        ("product_id", pa.int64()),
+        ("product_name", pa.string()),
+        ("quantity", pa.int64()),
+        ("unit_price", pa.string()),  # the text as given: exact, PostgreSQL parses it as numeric
+        ("total_amount", pa.string()),
+        ("payment_method", pa.string()),
+        ("reasons", pa.string()),  # a PostgreSQL array literal, e.g. {bad_date,missing_field}
+        ("raw_record", pa.string()),  # JSON
+    ]
+)
+assert RAW_SALES_SCHEMA.names == list(RAW_SALES_COLUMNS)
+
 _BLOCK_BYTES = 4 << 20
 
 
@@ -169,9 +192,10 @@ def _pg_array(reasons: list[str]) -> str:
 
 
 class SalesFileReader:
-    """Streams one sales file as frames shaped like `warehouse.raw_sales`.
+    """Streams one sales file as Arrow tables shaped like `warehouse.raw_sales`.
 
-    Iterate `frames()` once; `summary` is complete when the iteration ends.
+    Iterate `chunks()` once; `summary` is complete when the iteration ends. Arrow all the way
+    (parse, validate, serialise for COPY) keeps the per-row cost in C++.
     """
 
     def __init__(
@@ -238,7 +262,7 @@ class SalesFileReader:
                 return
             raise SalesFileError(f"{self.source_file}: cannot be read as CSV: {exc}") from exc
 
-    def frames(self) -> Iterator[pd.DataFrame]:
+    def chunks(self) -> Iterator[pa.Table]:
         bad_lines: list[tuple[int, str]] = []
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
@@ -292,18 +316,19 @@ class SalesFileReader:
             self._newlines_before += int(all_newlines.sum())
         return lines[:n], [(int(lines[n + i]), text) for i, (_, text) in enumerate(skipped)]
 
-    def _malformed_frame(self, bad: list[tuple[int, str]]) -> pd.DataFrame:
-        self.summary.rows_read += len(bad)
-        self.summary.rows_rejected += len(bad)
-        self.summary.reasons[Reason.MALFORMED_ROW.value] += len(bad)
-        out = pd.DataFrame({c: pd.Series([None] * len(bad), dtype=object) for c in RAW_SALES_COLUMNS})
-        out["source_file"] = self.source_file
-        out["line_number"] = pd.Series([b[0] for b in bad], dtype="int64")
-        out["reasons"] = _pg_array([Reason.MALFORMED_ROW.value])
-        out["raw_record"] = [json.dumps({"raw_line": b[1]}, ensure_ascii=False) for b in bad]
-        return self._typed(out)
+    def _malformed_frame(self, bad: list[tuple[int, str]]) -> pa.Table:
+        n = len(bad)
+        self.summary.rows_read += n
+        self.summary.rows_rejected += n
+        self.summary.reasons[Reason.MALFORMED_ROW.value] += n
+        columns = {name: pa.nulls(n, field.type) for name, field in zip(RAW_SALES_SCHEMA.names, RAW_SALES_SCHEMA)}
+        columns["source_file"] = pa.repeat(pa.scalar(self.source_file), n)
+        columns["line_number"] = pa.array([b[0] for b in bad], pa.int64())
+        columns["reasons"] = pa.repeat(pa.scalar(_pg_array([Reason.MALFORMED_ROW.value])), n)
+        columns["raw_record"] = pa.array([json.dumps({"raw_line": b[1]}, ensure_ascii=False) for b in bad])
+        return pa.table(columns, schema=RAW_SALES_SCHEMA)
 
-    def _process(self, table: pa.Table, bad_lines: list[tuple[int, str]]) -> Iterator[pd.DataFrame]:
+    def _process(self, table: pa.Table, bad_lines: list[tuple[int, str]]) -> Iterator[pa.Table]:
         starts, malformed = self._line_numbers(table, bad_lines)
         if malformed:
             yield self._malformed_frame(malformed)
@@ -356,56 +381,63 @@ class SalesFileReader:
             valid = valid.copy()
             valid[list(layout_reasons)] = False
         valid_arr = pa.array(valid)
+        null_text = pa.scalar(None, pa.string())
 
-        def kept(array: pa.Array, keep: np.ndarray | None = None) -> pd.Series:
-            mask = valid_arr if keep is None else pa.array(keep)
-            return pc.if_else(mask, array, pa.scalar(None, array.type)).to_pandas()
+        def kept(array: pa.Array, keep: np.ndarray | None = None) -> pa.Array:
+            return pc.if_else(valid_arr if keep is None else pa.array(keep), array, null_text)
 
-        out = pd.DataFrame(index=pd.RangeIndex(n))
-        out["source_file"] = self.source_file
-        out["line_number"] = starts
-        ids = contract["transaction_id"]
-        out["transaction_id"] = kept(ids, ~_mask(pc.equal(ids, "")))
-        ts = outcome.transaction_ts.where(valid)
-        out["transaction_ts"] = ts
-        out["date_key"] = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype("Int64")
-        for c in ("customer_id", "customer_name", "city", "country", "product_name"):
-            col = contract[c]
-            out[c] = kept(col, valid & ~_mask(pc.equal(col, "")))
-        for c in ("product_id", "quantity"):
-            out[c] = pd.array(np.where(valid, outcome.integers[c], np.nan), dtype="Float64").astype("Int64")
-        for c in ("unit_price", "total_amount"):
-            out[c] = kept(contract[c])
-        out["payment_method"] = kept(outcome.payment_method)
-        out["reasons"] = pd.Series([None] * n, dtype=object)
-        out["raw_record"] = pd.Series([None] * n, dtype=object)
+        def kept_nonempty(array: pa.Array) -> pa.Array:
+            return kept(array, valid & ~_mask(pc.equal(array, "")))
+
+        ts = pa.Array.from_pandas(outcome.transaction_ts, mask=~valid).cast(
+            RAW_SALES_SCHEMA.field("transaction_ts").type, safe=False  # nanoseconds -> microseconds
+        )
+        date_key = pc.cast(
+            pc.add(pc.add(pc.multiply(pc.year(ts), 10000), pc.multiply(pc.month(ts), 100)), pc.day(ts)), pa.int32()
+        )
+        reasons_text = [None] * n
+        raw_records = [None] * n
         bad_idx = np.flatnonzero(~valid)
         if bad_idx.size:
             take = pa.array(bad_idx)
             columns = {h or f"column_{i + 1}": cells[i].take(take).to_pylist() for i, h in enumerate(self.header)}
-            records = [dict(zip(columns, values)) for values in zip(*columns.values())]
-            out.loc[bad_idx, "reasons"] = [_pg_array(reasons[i]) for i in bad_idx]
-            out.loc[bad_idx, "raw_record"] = [json.dumps(r, ensure_ascii=False) for r in records]
-            for i in bad_idx:
-                self.summary.reasons.update(reasons[i])
+            for i, values in zip(bad_idx, zip(*columns.values())):
+                reasons_text[i] = _pg_array(reasons[int(i)])
+                raw_records[i] = json.dumps(dict(zip(columns, values)), ensure_ascii=False)
+                self.summary.reasons.update(reasons[int(i)])
+        integers = {
+            c: pa.array(outcome.integers[c], mask=~valid | np.isnan(outcome.integers[c])).cast(pa.int64())
+            for c in ("product_id", "quantity")
+        }
+        out = pa.table(
+            {
+                "source_file": pa.repeat(pa.scalar(self.source_file), n),
+                "line_number": pa.array(starts, pa.int64()),
+                # Rejected rows keep their id too (when they have one): it is how people find them.
+                "transaction_id": kept(contract["transaction_id"], ~_mask(pc.equal(contract["transaction_id"], ""))),
+                "transaction_ts": ts,
+                "date_key": date_key,
+                "customer_id": kept_nonempty(contract["customer_id"]),
+                "customer_name": kept_nonempty(contract["customer_name"]),
+                "city": kept_nonempty(contract["city"]),
+                "country": kept_nonempty(contract["country"]),
+                "product_id": integers["product_id"],
+                "product_name": kept_nonempty(contract["product_name"]),
+                "quantity": integers["quantity"],
+                "unit_price": kept(contract["unit_price"]),
+                "total_amount": kept(contract["total_amount"]),
+                "payment_method": kept(outcome.payment_method),
+                "reasons": pa.array(reasons_text, pa.string()),
+                "raw_record": pa.array(raw_records, pa.string()),
+            },
+            schema=RAW_SALES_SCHEMA,
+        )
         n_valid = int(valid.sum())
         self.summary.rows_valid += n_valid
         self.summary.rows_rejected += int(bad_idx.size)
         if n_valid:
-            lo, hi = ts.min().date(), ts.max().date()
+            bounds = pc.min_max(ts)
+            lo, hi = bounds["min"].as_py().date(), bounds["max"].as_py().date()
             self.summary.min_date = min(lo, self.summary.min_date or lo)
             self.summary.max_date = max(hi, self.summary.max_date or hi)
-        yield self._typed(out)
-
-    @staticmethod
-    def _typed(out: pd.DataFrame) -> pd.DataFrame:
-        out = out[list(RAW_SALES_COLUMNS)]
-        return out.astype(
-            {
-                "line_number": "int64",
-                "date_key": "Int64",
-                "product_id": "Int64",
-                "quantity": "Int64",
-                "transaction_ts": "datetime64[ns, UTC]",
-            }
-        )
+        yield out

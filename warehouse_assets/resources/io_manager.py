@@ -56,7 +56,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class DataFrameChunks:
-    """An asset output made of DataFrames produced one at a time (all with the same columns).
+    """An asset output made of DataFrames (or Arrow tables) produced one at a time, all with the
+    same columns. Arrow tables skip the conversion to pandas: a loader that already holds its data
+    in Arrow hands it straight to COPY.
 
     `finalize`, if given, is called with the IO manager's connection after the last chunk, inside
     the same transaction, so that bookkeeping about the data (a ledger row, a quarantine) commits
@@ -65,7 +67,7 @@ class DataFrameChunks:
 
     def __init__(
         self,
-        chunks: Iterable[pd.DataFrame],
+        chunks: Iterable[pd.DataFrame | pa.Table],
         finalize: Callable[[psycopg.Connection], Mapping[str, Any]] | None = None,
     ):
         self._chunks = chunks
@@ -122,6 +124,23 @@ def postgres_type(series: pd.Series) -> str:
     return _object_column_type(series)
 
 
+def arrow_postgres_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow column."""
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer" if arrow_type.bit_width <= 32 else "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    return "text"
+
+
 # ---------------------------------------------------------------- frame -> COPY payload
 
 
@@ -151,7 +170,10 @@ def frame_to_csv_bytes(frame: pd.DataFrame, column_types: Mapping[str, str]) -> 
     Arrow quotes every string and leaves nulls unquoted and empty, which is precisely
     PostgreSQL's CSV convention for "" (empty text) versus NULL.
     """
-    table = pa.Table.from_pandas(_arrow_safe(frame, column_types), preserve_index=False)
+    return arrow_to_csv_bytes(pa.Table.from_pandas(_arrow_safe(frame, column_types), preserve_index=False))
+
+
+def arrow_to_csv_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False))
     return sink.getvalue()
@@ -293,23 +315,29 @@ class PandasPostgresTypeHandler(DbTypeHandler):
         columns: list[str] | None = None
         types: dict[str, str] = {}
         for chunk in chunks:
-            if not isinstance(chunk, pd.DataFrame):
+            arrow = isinstance(chunk, pa.Table)
+            if not arrow and not isinstance(chunk, pd.DataFrame):
                 raise TypeError(f"{context.asset_key.to_user_string()}: expected DataFrame chunks, got {type(chunk)}")
+            names = chunk.column_names if arrow else [str(c) for c in chunk.columns]
             if columns is None:
-                columns = [str(c) for c in chunk.columns]
-                types = {c: overrides.get(c) or postgres_type(chunk[c]) for c in columns}
+                columns = names
+                types = {
+                    c: overrides.get(c)
+                    or (arrow_postgres_type(chunk.schema.field(c).type) if arrow else postgres_type(chunk[c]))
+                    for c in columns
+                }
                 self._ensure_table(connection, table_slice, types)
-            elif [str(c) for c in chunk.columns] != columns:
+            elif names != columns:
                 raise ValueError(
                     f"{context.asset_key.to_user_string()}: chunk columns {list(chunk.columns)} "
                     f"differ from the first chunk's {columns}"
                 )
-            if chunk.empty:
+            if not len(chunk):
                 continue
             copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                 ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
             )
-            payload = frame_to_csv_bytes(chunk, types)
+            payload = arrow_to_csv_bytes(chunk) if arrow else frame_to_csv_bytes(chunk, types)
             with connection.cursor().copy(copy_stmt) as copy:
                 copy.write(payload)
             rows += len(chunk)

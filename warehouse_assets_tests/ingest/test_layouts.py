@@ -73,7 +73,7 @@ def read_through(
         chunk_rows=chunk_rows,
         layout=layout,
     )
-    frames = list(reader.frames())
+    frames = [t.to_pandas() for t in reader.chunks()]
     return reader, pd.concat(frames, ignore_index=True)
 
 

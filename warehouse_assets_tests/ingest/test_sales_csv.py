@@ -18,7 +18,7 @@ HEADER = "transaction_id,transaction_date,customer_id,customer_name,city,country
 
 def read_all(path: Path, **kwargs) -> tuple[pd.DataFrame, SalesFileReader]:
     reader = SalesFileReader(path, source_file=path.name, load_time=NOW, earliest=dt.date(2000, 1, 1), **kwargs)
-    frames = list(reader.frames())
+    frames = [t.to_pandas() for t in reader.chunks()]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return frame, reader
 
