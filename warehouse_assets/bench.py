@@ -182,11 +182,9 @@ def _load_one(key: str) -> None:
                 end_load = record.event_log_entry.timestamp
         start = stamps.get(dg.DagsterEventType.RUN_START)
         end_run = stamps.get(dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE))
-        failures = [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
-            for e in result.all_events
-            if e.event_type_value == "STEP_FAILURE" and e.event_specific_data.error
-        ]
+        from warehouse_assets.cli import failure_messages
+
+        failures = [f"{step}: {message}" for step, message in failure_messages(result).items()]
         print(
             json.dumps(
                 {

@@ -79,11 +79,7 @@ class RunReport:
         self.checks: list[tuple[str, str, bool, str, str]] = []
 
     def add(self, label: str, partition: str, result, seconds: float) -> None:
-        failures = [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0] if e.event_specific_data.error else ''}"
-            for e in result.all_events
-            if e.event_type_value == "STEP_FAILURE"
-        ]
+        failures = [f"{step}: {message}" for step, message in failure_messages(result).items()]
         self.runs.append((label, partition, result.success, seconds, "; ".join(failures)))
         for evaluation in result.get_asset_check_evaluations():
             severity = evaluation.severity.value
@@ -113,6 +109,19 @@ class RunReport:
             for name, partition, passed, severity, detail in self.checks:
                 status = "pass" if passed else ("FAIL" if severity == "ERROR" else "warn")
                 _say(f"  {status:5} {name:44} {partition or 'whole warehouse':32} {detail}")
+
+
+def failure_messages(result) -> dict[str, str]:
+    """Each failed step's root cause, in one line (Dagster wraps it in an execution error)."""
+    out = {}
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE" or not event.event_specific_data.error:
+            continue
+        error = event.event_specific_data.error
+        while error.cause is not None:
+            error = error.cause
+        out[event.step_key] = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+    return out
 
 
 def files_to_load(url: str, reload_all: bool) -> tuple[list[str], list[str]]:

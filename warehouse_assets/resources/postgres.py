@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -114,8 +115,22 @@ def libpq_url(url: str) -> str:
     return with_driver(url, None)
 
 
+# libpq parameters whose values are secrets: the password, and the one of an SSL client key.
+_SECRET_PARAMETERS = ("password", "sslpassword")
+# A secret in a libpq key=value string: `password=value`, the value bare or single-quoted.
+_SECRET_KEYWORD = re.compile(r"(?<![\w])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.I)
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, for printing and logging."""
+    """The URL with its password replaced by ***, for printing and logging.
+
+    Also masks the password (and sslpassword) given as a query parameter, and in a libpq
+    key=value string (`host=... password=...`), which is not a URL but may be given by mistake
+    and is then quoted in error messages.
+    """
+    if not _URL_SCHEME.match(url):
+        return _SECRET_KEYWORD.sub(r"\1***", url)
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -124,7 +139,7 @@ def mask_url(url: str) -> str:
             user = userinfo.split(":", 1)[0]
             netloc = f"{user}:***@{host}"
     query = urlencode(
-        [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)]
+        [(k, "***" if k.lower() in _SECRET_PARAMETERS else v) for k, v in parse_qsl(parts.query)]
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
