@@ -1,4 +1,4 @@
-"""End-to-end tests of the product dimension: the real products_job, a real HTTP server, a real PostgreSQL.
+"""End-to-end tests of dim_product: the real products_job, a real HTTP server, a real PostgreSQL.
 
 Each test starts a scripted HTTP server on 127.0.0.1 (the one the FakeStore client tests use),
 points `FakeStoreClient` at it through `build_definitions`, runs `products_job` in process and
@@ -39,7 +39,14 @@ CENT = Decimal("0.01")
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # A proxy from the developer's environment would stand between the client and 127.0.0.1.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -115,7 +122,9 @@ def table_as_text(db: psycopg.Connection, table: str) -> list[str]:
     """Every row in PostgreSQL's own text form: equal lists mean byte-identical contents."""
     return [
         row[0]
-        for row in db.execute(f"SELECT t::text FROM warehouse.{table} AS t ORDER BY t::text").fetchall()
+        for row in db.execute(
+            f"SELECT t::text FROM warehouse.{table} AS t ORDER BY t::text"
+        ).fetchall()
     ]
 
 
@@ -168,7 +177,12 @@ def test_real_fakestore_response_loads_into_dim_product(
         assert stored[product["id"]] == expected
     assert {"men's clothing", "jewelery"} <= {row["category"] for row in rows.values()}
 
-    assert dim_product_counts(result) == {"inserted": 20, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert dim_product_counts(result) == {
+        "inserted": 20,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+    }
     raw_meta = materialization_metadata(result, "raw_products")
     assert (raw_meta["products_received"], raw_meta["products_rejected"]) == (20, 0)
     assert raw_meta["source"] == server.products_url
@@ -271,7 +285,9 @@ def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(
     assert result.success, step_failures(result)
     rejected = {
         row["product_id"]: row
-        for row in db.cursor(row_factory=dict_row).execute("SELECT * FROM warehouse.rejected_products").fetchall()
+        for row in db.cursor(row_factory=dict_row)
+        .execute("SELECT * FROM warehouse.rejected_products")
+        .fetchall()
     }
     assert set(rejected) == {str(pid) for pid in invalid}
     for pid, (item, fields) in invalid.items():
@@ -318,7 +334,12 @@ def test_changed_price_updates_only_that_row(
     assert after[pid]["first_loaded_at"] == before[pid]["first_loaded_at"]
     for other in set(before) - {pid}:
         assert after[other] == before[other], other  # updated_at included
-    assert dim_product_counts(result) == {"inserted": 0, "updated": 1, "unchanged": 19, "rejected": 0}
+    assert dim_product_counts(result) == {
+        "inserted": 0,
+        "updated": 1,
+        "unchanged": 19,
+        "rejected": 0,
+    }
 
 
 def test_identical_response_changes_nothing(serve, warehouse_url, db, instance, real_body) -> None:
@@ -329,7 +350,12 @@ def test_identical_response_changes_nothing(serve, warehouse_url, db, instance, 
 
     assert result.success, step_failures(result)
     assert table_as_text(db, "dim_product") == before
-    assert dim_product_counts(result) == {"inserted": 0, "updated": 0, "unchanged": 20, "rejected": 0}
+    assert dim_product_counts(result) == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 20,
+        "rejected": 0,
+    }
 
 
 def test_product_missing_from_a_later_response_is_kept(
@@ -344,7 +370,12 @@ def test_product_missing_from_a_later_response_is_kept(
     assert result.success, step_failures(result)
     assert gone not in rows_by_id(db, "raw_products")
     assert rows_by_id(db, "dim_product") == before
-    assert dim_product_counts(result) == {"inserted": 0, "updated": 0, "unchanged": 19, "rejected": 0}
+    assert dim_product_counts(result) == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 19,
+        "rejected": 0,
+    }
 
 
 def test_inferred_member_is_filled_in_from_the_api(
@@ -366,7 +397,10 @@ def test_inferred_member_is_filled_in_from_the_api(
     assert row["category"] == product["category"]
     assert str(row["unit_price"]) == price(product["price"])
     assert row["image_url"] == product["image"]
-    assert db.execute("SELECT count(*) FROM warehouse.dim_product WHERE is_inferred").fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM warehouse.dim_product WHERE is_inferred").fetchone()[0]
+        == 0
+    )
     counts = dim_product_counts(result)
     assert (counts["inserted"], counts["updated"]) == (19, 1)
     assert materialization_metadata(result, "dim_product")["inferred_members"] == 0
@@ -402,25 +436,32 @@ def test_products_schedule_follows_settings_and_requests_products_job(
 ) -> None:
     defs = schedule_env(cron, timezone)
 
-    schedule = defs.get_schedule_def("products_refresh_schedule")
+    schedule = defs.resolve_schedule_def("products_refresh_schedule")
 
     assert schedule.job_name == "products_job"
     assert schedule.cron_schedule == cron
     assert schedule.execution_timezone == timezone
     context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 30, tzinfo=dt.timezone.utc)
+        instance=instance, scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 30, tzinfo=dt.UTC)
     )
     [request] = schedule.evaluate_tick(context).run_requests
     assert isinstance(request, dg.RunRequest)
-    assert request.job_name in (None, "products_job")  # None: the schedule's own job
+    # No job_name of its own: the request runs the schedule's job, products_job.
+    assert request.job_name in (None, "products_job")
+    assert request.tags["dagster/schedule_name"] == "products_refresh_schedule"
 
 
 # --------------------------------------------------------------------------------- offline
 
 
 def test_offline_snapshot_loads_without_a_server(
-    products_snapshot: Path, warehouse_url, db, instance
+    products_snapshot: Path, warehouse_url, db, instance, monkeypatch
 ) -> None:
+    # Any HTTP request would go to a closed local port and fail: never out to the internet.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
     products = json.loads(products_snapshot.read_bytes())
 
     result = refresh_products(build_definitions(warehouse_url), instance)
