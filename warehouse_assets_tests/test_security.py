@@ -15,10 +15,10 @@ through SET ROLE from the superuser's session.
   rejected_sales among them) is "permission denied", and so is every write: INSERT, UPDATE and
   DELETE through an updatable view or on base tables, TRUNCATE, CREATE TABLE/VIEW/FUNCTION in
   analytics, warehouse and public, CREATE SCHEMA.
-* A member of warehouse_loader runs the real sales_file_job in a warehouse whose objects another
-  role (the superuser) owns: every load step succeeds on the grants alone; the view steps fail
-  with "must be owner of view", the documented limitation, and succeed once the views are
-  handed over to warehouse_loader as roles.sql's header says.
+* A member of warehouse_loader runs the real sales_file_job and products_job in a warehouse whose
+  objects another role (the superuser) owns: every load step succeeds on the grants alone; the
+  view steps fail with "must be owner of view", the documented limitation, and succeed once the
+  views are handed over to warehouse_loader as roles.sql's header says.
 * The intended production setup: roles.sql on an empty database, then the schema applied and the
   jobs run by a loader login whose sessions run as warehouse_loader. Everything is owned by the
   group role, the full products and sales runs succeed, and a reader reads the views the loader
@@ -63,7 +63,12 @@ from warehouse_assets.resources.warehouse import apply_schema
 from warehouse_assets.roles import LOADER_ROLE, READER_ROLE, apply_roles
 from warehouse_assets.sample_data import SalesSpec, generate_sales
 from warehouse_assets_tests.conftest import create_database, drop_database
-from warehouse_assets_tests.helpers import load_sales_file, refresh_products, run_checks, step_failures
+from warehouse_assets_tests.helpers import (
+    load_sales_file,
+    refresh_products,
+    run_checks,
+    step_failures,
+)
 
 # The analytics layer as the repository defines it: one object per SQL file.
 ANALYTICS_OBJECTS = frozenset(
@@ -73,7 +78,14 @@ ANALYTICS_OBJECTS = frozenset(
 SENSITIVE_TABLES = ("rejected_sales", "fact_sales", "dim_customer", "raw_sales")
 # The steps of a sales file's load that only write tables (no view is created or replaced).
 LOAD_ASSETS = frozenset(
-    {"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"}
+    {
+        "raw_sales",
+        "fact_sales",
+        "dim_customer",
+        "dim_date",
+        "agg_sales_daily",
+        "agg_customers_daily",
+    }
 )
 
 
@@ -107,7 +119,9 @@ def url_as(url: str, user: str, password: str | None = None) -> str:
 def _drop_login(server_url: str, name: str, database_url: str) -> None:
     ident = sql.Identifier(name)
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
+        )
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database_name(database_url),)
         ).fetchone()
@@ -130,7 +144,9 @@ def login_roles(pg_server_url: str) -> Iterator[Callable[..., Login]]:
     """
     created: list[tuple[str, str]] = []
 
-    def make(database_url: str, group: str, *, password: str | None = None, run_as_group: bool = False) -> Login:
+    def make(
+        database_url: str, group: str, *, password: str | None = None, run_as_group: bool = False
+    ) -> Login:
         name = f"wh_test_{uuid.uuid4().hex[:12]}"
         ident = sql.Identifier(name)
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -141,7 +157,9 @@ def login_roles(pg_server_url: str) -> Iterator[Callable[..., Login]]:
             created.append((name, database_url))
             conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), ident))
             if run_as_group:
-                conn.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(ident, sql.Literal(group)))
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET role = {}").format(ident, sql.Literal(group))
+                )
         return Login(name, url_as(database_url, name, password))
 
     yield make
@@ -188,14 +206,17 @@ def privileges_snapshot(url: str) -> list[tuple]:
 def relations(conn: psycopg.Connection, schema: str) -> list[str]:
     """Tables and views of a schema, as information_schema shows them to the connected role."""
     rows = conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY 1", (schema,)
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY 1",
+        (schema,),
     ).fetchall()
     return [r[0] for r in rows]
 
 
 def counts(conn: psycopg.Connection, schema: str, names: list[str]) -> dict[str, int]:
     return {
-        n: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))).fetchone()[0]
+        n: conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))
+        ).fetchone()[0]
         for n in names
     }
 
@@ -223,7 +244,9 @@ def loaded(products_snapshot, landing, warehouse_url: str, db, instance, defs) -
     apply_roles(warehouse_url)
     first = privileges_snapshot(warehouse_url)
     apply_roles(warehouse_url)
-    assert privileges_snapshot(warehouse_url) == first, "a second run of roles.sql changed privileges"
+    assert privileges_snapshot(warehouse_url) == first, (
+        "a second run of roles.sql changed privileges"
+    )
     return warehouse_url
 
 
@@ -236,10 +259,14 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
             (READER_ROLE, LOADER_ROLE),
         )
     }
-    assert roles == {READER_ROLE: (False,) * 6, LOADER_ROLE: (False,) * 6}, "NOLOGIN group roles, no attributes"
+    assert roles == {READER_ROLE: (False,) * 6, LOADER_ROLE: (False,) * 6}, (
+        "NOLOGIN group roles, no attributes"
+    )
 
     def has(role, kind, obj, privilege):
-        return db.execute(f"SELECT has_{kind}_privilege(%s, %s, %s)", (role, obj, privilege)).fetchone()[0]
+        return db.execute(
+            f"SELECT has_{kind}_privilege(%s, %s, %s)", (role, obj, privilege)
+        ).fetchone()[0]
 
     database = database_name(loaded)
     assert has(READER_ROLE, "database", database, "CONNECT")
@@ -255,7 +282,9 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
     assert not has(LOADER_ROLE, "schema", "public", "CREATE")
     for table in relations(db, "warehouse"):
         qualified = f"warehouse.{table}"
-        assert has(LOADER_ROLE, "table", qualified, "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"), qualified
+        assert has(LOADER_ROLE, "table", qualified, "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"), (
+            qualified
+        )
         assert not has(READER_ROLE, "table", qualified, "SELECT"), qualified
     assert has(LOADER_ROLE, "function", "warehouse.dim_date_row(date)", "EXECUTE")
 
@@ -263,7 +292,9 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
     # cover objects created after roles.sql ran, in both directions.
     db.execute("CREATE TABLE warehouse.later_staging (id int)")
     db.execute("CREATE VIEW analytics.later_view AS SELECT 1 AS one")
-    assert has(LOADER_ROLE, "table", "warehouse.later_staging", "SELECT, INSERT, UPDATE, DELETE, TRUNCATE")
+    assert has(
+        LOADER_ROLE, "table", "warehouse.later_staging", "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
+    )
     assert not has(READER_ROLE, "table", "warehouse.later_staging", "SELECT")
     assert has(READER_ROLE, "table", "analytics.later_view", "SELECT")
     assert not has(READER_ROLE, "table", "analytics.later_view", "INSERT")
@@ -272,7 +303,9 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
 def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded, db, login_roles):
     reader = login_roles(loaded, READER_ROLE)
     objects = relations(db, "analytics")
-    assert set(objects) == ANALYTICS_OBJECTS, "every view and analytics object exists after the loads"
+    assert set(objects) == ANALYTICS_OBJECTS, (
+        "every view and analytics object exists after the loads"
+    )
     base_tables = relations(db, "warehouse")
     assert set(SENSITIVE_TABLES) <= set(base_tables)
     expected = counts(db, "analytics", objects)
@@ -301,18 +334,25 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
         for table in read_by_views:
             # By oid: the reader may not even look names up in schema warehouse.
             oid = db.execute("SELECT %s::regclass::oid", (f"warehouse.{table}",)).fetchone()[0]
-            assert conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (oid,)).fetchone()[0] is False, table
+            assert (
+                conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (oid,)).fetchone()[0]
+                is False
+            ), table
 
         # Every analytics object, with every row the superuser sees.
         assert relations(conn, "analytics") == objects
         assert counts(conn, "analytics", objects) == expected
         for name in objects:
-            conn.execute(sql.SQL("SELECT * FROM {} LIMIT 5").format(sql.Identifier("analytics", name))).fetchall()
+            conn.execute(
+                sql.SQL("SELECT * FROM {} LIMIT 5").format(sql.Identifier("analytics", name))
+            ).fetchall()
 
         # Nothing of schema warehouse: not even its list of tables.
         assert relations(conn, "warehouse") == []
         for table in base_tables:
-            message = denied(conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier("warehouse", table)))
+            message = denied(
+                conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier("warehouse", table))
+            )
             assert "permission denied" in message, (table, message)
         denied(conn, "SELECT warehouse.dim_date_row(current_date)")
         denied(conn, sql.SQL("SET ROLE {}").format(sql.Identifier(LOADER_ROLE)))
@@ -339,35 +379,54 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
             ).fetchone()[0], name
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.WrongObjectType)):
             conn.execute("TRUNCATE analytics.vw_customer_lifetime_value")
-        denied(conn, "INSERT INTO warehouse.rejected_sales (source_file, line_number, reasons, raw_record) "
-                     "VALUES ('x', 1, '{}', '{}')")
+        denied(
+            conn,
+            "INSERT INTO warehouse.rejected_sales (source_file, line_number, reasons, raw_record) "
+            "VALUES ('x', 1, '{}', '{}')",
+        )
         denied(conn, "UPDATE warehouse.dim_customer SET customer_name = 'intruder'")
         denied(conn, "DELETE FROM warehouse.fact_sales")
         denied(conn, "TRUNCATE warehouse.raw_sales")
         for schema in ("analytics", "warehouse", "public"):
             denied(conn, f"CREATE TABLE {schema}.intruder (id int)")
             denied(conn, f"CREATE VIEW {schema}.intruder AS SELECT 1 AS one")
-            denied(conn, f"CREATE FUNCTION {schema}.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+            denied(
+                conn, f"CREATE FUNCTION {schema}.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'"
+            )
         denied(conn, "CREATE SCHEMA intruder")
 
     # Nothing changed.
     assert counts(db, "analytics", objects) == expected
-    assert db.execute(
-        "SELECT count(*) FROM pg_class WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
-    ).fetchone()[0] == 0
-    assert db.execute(
-        "SELECT count(*) FROM warehouse.dim_customer WHERE customer_name = 'intruder'"
-    ).fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
+        ).fetchone()[0]
+        == 0
+    )
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warehouse.dim_customer WHERE customer_name = 'intruder'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
-def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(loaded, db, login_roles, instance, landing):
+def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(
+    loaded, db, login_roles, instance, landing
+):
     loader = login_roles(loaded, LOADER_ROLE, run_as_group=True)
     with psycopg.connect(loader.url, autocommit=True) as conn:
-        assert conn.execute("SELECT session_user, current_user").fetchone() == (loader.name, LOADER_ROLE)
-    owners = {r[0] for r in db.execute(
-        "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace IN "
-        "('warehouse'::regnamespace, 'analytics'::regnamespace)"
-    )}
+        assert conn.execute("SELECT session_user, current_user").fetchone() == (
+            loader.name,
+            LOADER_ROLE,
+        )
+    owners = {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace IN "
+            "('warehouse'::regnamespace, 'analytics'::regnamespace)"
+        )
+    }
     assert LOADER_ROLE not in owners, "here the superuser owns every table and view"
     defs = build_definitions(loader.url)
     key = small_file(landing, "sales_b.csv", seed=4, prefix="B")
@@ -379,6 +438,10 @@ def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(loaded, db
     assert failures and set(failures) <= ANALYTICS_OBJECTS, failures
     for step, error in failures.items():
         assert "must be owner of view" in error, (step, error)
+    products = refresh_products(defs, instance)
+    materialized = {e.asset_key.path[-1] for e in products.get_asset_materialization_events()}
+    assert {"raw_products", "dim_product"} <= materialized, step_failures(products)
+    assert all("must be owner of view" in error for error in step_failures(products).values())
     facts, rejected, loaded_at = db.execute(
         "SELECT (SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %(f)s),"
         "       (SELECT count(*) FROM warehouse.rejected_sales WHERE source_file = %(f)s),"
@@ -386,14 +449,18 @@ def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(loaded, db
         {"f": key},
     ).fetchone()
     assert facts > 0 and rejected > 0 and loaded_at is not None
-    assert db.execute(
-        "SELECT count(*) FROM warehouse.refresh_queue"
-    ).fetchone()[0] == 0, "dim_customer and the aggregates took their queued keys as the loader"
+    assert db.execute("SELECT count(*) FROM warehouse.refresh_queue").fetchone()[0] == 0, (
+        "dim_customer and the aggregates took their queued keys as the loader"
+    )
 
     # The hand-over roles.sql describes: once the loader owns the views, the whole job succeeds,
     # and the reader keeps its SELECT on them (an owner change keeps the grants).
     for name in relations(db, "analytics"):
-        db.execute(sql.SQL("ALTER VIEW {} OWNER TO {}").format(sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE)))
+        db.execute(
+            sql.SQL("ALTER VIEW {} OWNER TO {}").format(
+                sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE)
+            )
+        )
     result = load_sales_file(defs, instance, key)
     assert result.success, step_failures(result)
     reader = login_roles(loaded, READER_ROLE)
@@ -411,7 +478,9 @@ def test_loader_owned_warehouse_from_an_empty_database(
     assert apply_schema(loader.url)[0] == "000_schemas.sql"
     defs = build_definitions(loader.url)
     refresh_products(defs, instance, raise_on_error=True)
-    load_sales_file(defs, instance, small_file(landing, "sales_a.csv", seed=5, prefix="A"), raise_on_error=True)
+    load_sales_file(
+        defs, instance, small_file(landing, "sales_a.csv", seed=5, prefix="A"), raise_on_error=True
+    )
 
     admin = db_admin_of(empty_database_url)
     owners = admin.execute(
@@ -420,7 +489,11 @@ def test_loader_owned_warehouse_from_an_empty_database(
         "UNION SELECT 'function', pg_get_userbyid(proowner) FROM pg_proc WHERE pronamespace = 'warehouse'::regnamespace "
         "UNION SELECT 'schema', pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname IN ('warehouse', 'analytics')"
     ).fetchall()
-    assert sorted(owners) == [("function", LOADER_ROLE), ("relation", LOADER_ROLE), ("schema", LOADER_ROLE)]
+    assert sorted(owners) == [
+        ("function", LOADER_ROLE),
+        ("relation", LOADER_ROLE),
+        ("schema", LOADER_ROLE),
+    ]
     objects = relations(admin, "analytics")
     assert set(objects) == ANALYTICS_OBJECTS
 
@@ -505,8 +578,16 @@ def _secret_free(secret: str, what: str, value) -> None:
 
 
 def test_no_password_in_runs_events_metadata_storage_or_cli_output(
-    definitions_module, empty_database_url, pg_server_url, login_roles, landing, products_snapshot, tmp_path,
-    monkeypatch, capfd, caplog,
+    definitions_module,
+    empty_database_url,
+    pg_server_url,
+    login_roles,
+    landing,
+    products_snapshot,
+    tmp_path,
+    monkeypatch,
+    capfd,
+    caplog,
 ):
     secret = "Sekr1t-" + secrets.token_hex(16)
     apply_roles(empty_database_url)
@@ -520,7 +601,9 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
     # URL carrying the same password (the superuser's; trust authentication ignores it).
     storage_db = create_database(pg_server_url)
     admin_user = urlsplit(pg_server_url).username or "postgres"
-    storage_url = with_driver(url_as(replace_database(pg_server_url, storage_db), admin_user, secret), "psycopg2")
+    storage_url = with_driver(
+        url_as(replace_database(pg_server_url, storage_db), admin_user, secret), "psycopg2"
+    )
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(settings.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
@@ -535,7 +618,12 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 
         refresh_products(defs, instance, raise_on_error=True)
-        load_sales_file(defs, instance, small_file(landing, "sales_a.csv", seed=7, prefix="A"), raise_on_error=True)
+        load_sales_file(
+            defs,
+            instance,
+            small_file(landing, "sales_a.csv", seed=7, prefix="A"),
+            raise_on_error=True,
+        )
         assert run_checks(defs, instance)
 
         runs = instance.get_runs()
@@ -545,7 +633,11 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
             _secret_free(secret, f"run {run.job_name}", run)
             _secret_free(secret, f"run config of {run.job_name}", run.run_config)
             _secret_free(secret, f"tags of {run.job_name}", run.tags)
-            _secret_free(secret, f"job snapshot of {run.job_name}", instance.get_job_snapshot(run.job_snapshot_id))
+            _secret_free(
+                secret,
+                f"job snapshot of {run.job_name}",
+                instance.get_job_snapshot(run.job_snapshot_id),
+            )
             _secret_free(
                 secret,
                 f"execution plan of {run.job_name}",
@@ -562,18 +654,27 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
                     materializations += 1
                     metadata = event.step_materialization_data.materialization.metadata
                     _secret_free(secret, f"metadata of {event.asset_key}", metadata)
-                    _secret_free(secret, f"metadata of {event.asset_key}", str({k: v.value for k, v in metadata.items()}))
+                    _secret_free(
+                        secret,
+                        f"metadata of {event.asset_key}",
+                        str({k: v.value for k, v in metadata.items()}),
+                    )
         assert materializations >= len(ANALYTICS_OBJECTS) + len(LOAD_ASSETS)
 
         # Everything Dagster stored, read back raw from its tables.
         with psycopg.connect(replace_database(pg_server_url, storage_db), autocommit=True) as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                )
+            ]
             assert {"runs", "event_logs", "snapshots"} <= set(tables)
             stored_rows = 0
             for table in tables:
-                rows = conn.execute(sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))).fetchall()
+                rows = conn.execute(
+                    sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))
+                ).fetchall()
                 stored_rows += len(rows)
                 for (row,) in rows:
                     assert secret not in row, f"the password is stored in Dagster's table {table}"

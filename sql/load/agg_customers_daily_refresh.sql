@@ -1,6 +1,10 @@
 -- Recompute agg_customers_daily (distinct customers per day) for the days a load touched.
 -- Parameters: full (bool) rebuilds every day.
 
+-- step: memory
+-- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
+SET LOCAL work_mem = '256MB';
+
 -- step: lock
 SELECT pg_advisory_xact_lock(hashtext('warehouse.agg_customers_daily'));
 

@@ -1,6 +1,10 @@
 -- Recompute agg_sales_daily for the days a load touched (queued), from fact_sales through the
 -- date_key index. Parameters: full (bool) rebuilds every day.
 
+-- step: memory
+-- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
+SET LOCAL work_mem = '256MB';
+
 -- step: lock
 SELECT pg_advisory_xact_lock(hashtext('warehouse.agg_sales_daily'));
 

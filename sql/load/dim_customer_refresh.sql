@@ -4,6 +4,10 @@
 -- values did not change keeps its updated_at. A customer left without any sale (its file was
 -- replaced) is removed. Parameters: full (bool) recomputes every customer that has sales.
 
+-- step: memory
+-- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
+SET LOCAL work_mem = '256MB';
+
 -- step: lock
 SELECT pg_advisory_xact_lock(hashtext('warehouse.dim_customer'));
 

@@ -10,6 +10,10 @@
 -- customers that existed are queued for dim_customer. Days the file covers are added to
 -- dim_date. So no fact is ever an orphan, even between this step and the dimension assets.
 
+-- step: memory
+-- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
+SET LOCAL work_mem = '256MB';
+
 -- step: lock
 SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 

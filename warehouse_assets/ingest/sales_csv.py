@@ -285,7 +285,7 @@ class SalesFileReader:
             yield from self._process(pa.Table.from_batches(pending), bad_lines)
         if bad_lines:  # unparseable lines after the last parsed row
             _, malformed = self._line_numbers(None, bad_lines)
-            yield self._malformed_frame(malformed)
+            yield self._malformed_table(malformed)
 
     def _line_numbers(
         self, table: pa.Table | None, bad_lines: list[tuple[int, str]]
@@ -316,7 +316,7 @@ class SalesFileReader:
             self._newlines_before += int(all_newlines.sum())
         return lines[:n], [(int(lines[n + i]), text) for i, (_, text) in enumerate(skipped)]
 
-    def _malformed_frame(self, bad: list[tuple[int, str]]) -> pa.Table:
+    def _malformed_table(self, bad: list[tuple[int, str]]) -> pa.Table:
         n = len(bad)
         self.summary.rows_read += n
         self.summary.rows_rejected += n
@@ -325,13 +325,15 @@ class SalesFileReader:
         columns["source_file"] = pa.repeat(pa.scalar(self.source_file), n)
         columns["line_number"] = pa.array([b[0] for b in bad], pa.int64())
         columns["reasons"] = pa.repeat(pa.scalar(_pg_array([Reason.MALFORMED_ROW.value])), n)
-        columns["raw_record"] = pa.array([json.dumps({"raw_line": b[1]}, ensure_ascii=False) for b in bad])
+        columns["raw_record"] = pa.array(
+            [json.dumps({"raw_line": b[1].replace("\x00", "\ufffd")}, ensure_ascii=False) for b in bad]
+        )
         return pa.table(columns, schema=RAW_SALES_SCHEMA)
 
     def _process(self, table: pa.Table, bad_lines: list[tuple[int, str]]) -> Iterator[pa.Table]:
         starts, malformed = self._line_numbers(table, bad_lines)
         if malformed:
-            yield self._malformed_frame(malformed)
+            yield self._malformed_table(malformed)
         n = table.num_rows
         if not n:
             return
@@ -358,6 +360,12 @@ class SalesFileReader:
             if not n:
                 return
 
+        # PostgreSQL text cannot hold NUL: such a row is malformed (quarantined), and its cells
+        # are shown with U+FFFD in the quarantine so that the row itself can still be stored.
+        nul = np.logical_or.reduce([_mask(pc.match_substring(c, "\x00")) for c in cells])
+        if nul.any():
+            cells = [pc.replace_substring(c, "\x00", "\ufffd") for c in cells]
+
         if self.layout:
             contract, layout_reasons = self.layout.to_contract(cells, self.header, self.source_file)
         else:
@@ -376,6 +384,10 @@ class SalesFileReader:
         )
         reasons = outcome.reasons
         valid = outcome.valid
+        if nul.any():
+            layout_reasons = dict(layout_reasons or {})
+            for i in np.flatnonzero(nul):
+                layout_reasons[int(i)] = [Reason.MALFORMED_ROW.value] + layout_reasons.get(int(i), [])
         if layout_reasons:  # row position -> the layout's own codes (e.g. a cancellation)
             reasons = {i: layout_reasons.get(i, []) + reasons.get(i, []) for i in set(reasons) | set(layout_reasons)}
             valid = valid.copy()

@@ -69,12 +69,58 @@ class DataFrameChunks:
         self,
         chunks: Iterable[pd.DataFrame | pa.Table],
         finalize: Callable[[psycopg.Connection], Mapping[str, Any]] | None = None,
+        prefetch: int = 0,
     ):
         self._chunks = chunks
         self.finalize = finalize
+        self.prefetch = prefetch
 
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        return iter(self._chunks)
+    def __iter__(self) -> Iterator[pd.DataFrame | pa.Table]:
+        return _prefetched(iter(self._chunks), self.prefetch) if self.prefetch else iter(self._chunks)
+
+
+def _prefetched(chunks: Iterator, depth: int) -> Iterator:
+    """Produce the next chunks in a background thread while the caller COPYs the current one.
+
+    Arrow's parsing and compute kernels, and the socket writes of COPY, release the GIL, so on two
+    cores reading and loading overlap. At most `depth` chunks wait, which bounds memory. An
+    exception in the producer is raised in the consumer, at the position it happened.
+    """
+    import queue
+    import threading
+
+    done = object()
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="chunk-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 # ---------------------------------------------------------------- pandas -> PostgreSQL types

@@ -118,7 +118,9 @@ def libpq_url(url: str) -> str:
 # libpq parameters whose values are secrets: the password, and the one of an SSL client key.
 _SECRET_PARAMETERS = ("password", "sslpassword")
 # A secret in a libpq key=value string: `password=value`, the value bare or single-quoted.
-_SECRET_KEYWORD = re.compile(r"(?<![\w])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.I)
+_SECRET_KEYWORD = re.compile(
+    r"(?<![\w])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE
+)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 

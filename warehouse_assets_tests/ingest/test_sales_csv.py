@@ -176,3 +176,11 @@ def test_pydantic_model_gives_the_same_verdict_as_the_column_rules():
     with pytest.raises(ValidationError) as err:
         SalesTransaction.model_validate({**good, "quantity": "0", "payment_method": "bitcoin"})
     assert err.value.errors()[0]["ctx"]["reasons"] == "non_positive_quantity,amount_mismatch,bad_payment_method"
+
+
+def test_a_nul_character_makes_a_row_malformed_not_a_failed_file(tmp_path):
+    rows = ["T1,2024-01-01,C1,A\x00B,P,F,1,1,5,5,cash", "T2,2024-01-01,C1,AB,P,F,1,1,5,5,cash"]
+    frame, _ = read_all(write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert reasons_by_line(frame) == {2: ["malformed_row"]}
+    assert json.loads(frame.set_index("line_number").loc[2, "raw_record"])["customer_name"] == "A\ufffdB"
+    assert "\x00" not in "".join(str(v) for v in frame.to_numpy().ravel())
