@@ -137,7 +137,14 @@ def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: War
 def dim_customer_matches_facts(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     scope = run_scope(context)
     (row,) = query_check(warehouse, "dim_customer_matches_facts", scope)
-    keys = ("lifetime_value_mismatch", "total_orders_mismatch", "purchase_dates_mismatch", "first_after_last", "customers_without_facts")
+    keys = (
+        "lifetime_value_mismatch",
+        "total_orders_mismatch",
+        "purchase_dates_mismatch",
+        "first_after_last",
+        "customers_without_facts",
+        "customers_missing_in_dim",
+    )
     return _result(scope, {k: row[k] for k in keys}, row["examples"], "customers_checked", row["customers_checked"])
 
 

@@ -30,13 +30,20 @@ def refresh_products(
 
 
 def run_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
-    """Run every integrity check over the whole warehouse; results by check name."""
+    """Run every check over the whole warehouse; results by check name (see check_results)."""
     result = defs.resolve_job_def("warehouse_checks_job").execute_in_process(instance=instance, raise_on_error=False)
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return check_results(result)
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    """Evaluations by check name; a name that several assets share (Dagster's freshness checks
+    are all called freshness_check) is keyed 'asset:check' instead."""
+    evaluations = result.get_asset_check_evaluations()
+    names = [e.check_name for e in evaluations]
+    return {
+        (e.check_name if names.count(e.check_name) == 1 else f"{e.asset_key.to_user_string()}:{e.check_name}"): e
+        for e in evaluations
+    }
 
 
 def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:

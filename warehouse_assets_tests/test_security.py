@@ -74,7 +74,8 @@ from warehouse_assets_tests.helpers import (
 ANALYTICS_OBJECTS = frozenset(
     p.stem for folder in ("views", "analytics") for p in (settings.SQL_DIR / folder).glob("*.sql")
 )
-# Base tables the brief names; the tests check every table of schema `warehouse`, these included.
+# Base tables that must stay private (facts, customers, raw and quarantined rows as received);
+# the tests check every table of schema `warehouse`, these included.
 SENSITIVE_TABLES = ("rejected_sales", "fact_sales", "dim_customer", "raw_sales")
 # The steps of a sales file's load that only write tables (no view is created or replaced).
 LOAD_ASSETS = frozenset(
@@ -181,14 +182,17 @@ UNION ALL
 SELECT 'schema', nspname, pg_get_userbyid(nspowner), nspacl::text
 FROM pg_namespace WHERE nspname IN ('warehouse', 'analytics', 'public')
 UNION ALL
-SELECT 'default', pg_get_userbyid(defaclrole) || ' ' || coalesce(defaclnamespace::regnamespace::text, '*')
+SELECT 'default',
+       pg_get_userbyid(defaclrole) || ' ' || coalesce(defaclnamespace::regnamespace::text, '*')
        || ' ' || defaclobjtype::text, NULL, defaclacl::text
 FROM pg_default_acl
 UNION ALL
-SELECT 'database', datname, pg_get_userbyid(datdba), datacl::text FROM pg_database WHERE datname = current_database()
+SELECT 'database', datname, pg_get_userbyid(datdba), datacl::text
+FROM pg_database WHERE datname = current_database()
 UNION ALL
 SELECT 'role', rolname, NULL,
-       concat_ws(' ', rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls)
+       concat_ws(' ', rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+                 rolreplication, rolbypassrls)
 FROM pg_roles WHERE rolname IN ('warehouse_reader', 'warehouse_loader')
 UNION ALL
 SELECT 'member', r.rolname, m.rolname, NULL
@@ -254,7 +258,8 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
     roles = {
         r[0]: r[1:]
         for r in db.execute(
-            "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, rolreplication "
+            "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, "
+            "rolreplication "
             "FROM pg_roles WHERE rolname IN (%s, %s)",
             (READER_ROLE, LOADER_ROLE),
         )
@@ -314,7 +319,8 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
     # The views read base tables the reader cannot read, with their owner's rights.
     invoker = db.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'analytics' AND 'security_invoker=true' = ANY(coalesce(c.reloptions, '{}'))"
+        "WHERE n.nspname = 'analytics' "
+        "AND 'security_invoker=true' = ANY(coalesce(c.reloptions, '{}'))"
     ).fetchall()
     assert invoker == [], "a security_invoker view would be unreadable to warehouse_reader"
     read_by_views = {
@@ -374,7 +380,8 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
             denied(conn, sql.SQL("DELETE FROM {}").format(view))
         for name in objects:
             assert not conn.execute(
-                "SELECT has_table_privilege(%s, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
+                "SELECT has_table_privilege(%s, "
+                "'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
                 (f"analytics.{name}",),
             ).fetchone()[0], name
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.WrongObjectType)):
@@ -399,7 +406,8 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
     assert counts(db, "analytics", objects) == expected
     assert (
         db.execute(
-            "SELECT count(*) FROM pg_class WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
+            "SELECT count(*) FROM pg_class "
+            "WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
         ).fetchone()[0]
         == 0
     )
@@ -486,8 +494,10 @@ def test_loader_owned_warehouse_from_an_empty_database(
     owners = admin.execute(
         "SELECT 'relation', pg_get_userbyid(relowner) FROM pg_class "
         "WHERE relnamespace IN ('warehouse'::regnamespace, 'analytics'::regnamespace) "
-        "UNION SELECT 'function', pg_get_userbyid(proowner) FROM pg_proc WHERE pronamespace = 'warehouse'::regnamespace "
-        "UNION SELECT 'schema', pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname IN ('warehouse', 'analytics')"
+        "UNION SELECT 'function', pg_get_userbyid(proowner) FROM pg_proc "
+        "WHERE pronamespace = 'warehouse'::regnamespace "
+        "UNION SELECT 'schema', pg_get_userbyid(nspowner) FROM pg_namespace "
+        "WHERE nspname IN ('warehouse', 'analytics')"
     ).fetchall()
     assert sorted(owners) == [
         ("function", LOADER_ROLE),

@@ -1,7 +1,8 @@
 -- Each customer's totals and purchase dates in dim_customer equal what fact_sales says:
--- lifetime_value = sum of total_amount, total_orders = number of facts, first and last purchase
--- dates = the first and last transaction day, first <= last; and every customer in
--- dim_customer has facts. Parameter source_file: the customers of one file, or NULL for all.
+-- lifetime_value = sum of total_amount, total_orders = number of facts, total_quantity = sum of
+-- quantity, first and last purchase
+-- dates = the first and last transaction day, first <= last; every customer with facts is in
+-- dim_customer and every customer in dim_customer has facts. Parameter source_file: the customers of one file, or NULL for all.
 WITH scope AS (
     SELECT DISTINCT customer_id FROM warehouse.fact_sales
     WHERE %(source_file)s::text IS NOT NULL AND source_file = %(source_file)s::text
@@ -11,6 +12,7 @@ WITH scope AS (
 facts AS (
     SELECT f.customer_id,
            count(*) AS orders,
+           sum(f.quantity) AS quantity,
            sum(f.total_amount) AS revenue,
            min(f.transaction_ts AT TIME ZONE 'UTC')::date AS first_day,
            max(f.transaction_ts AT TIME ZONE 'UTC')::date AS last_day
@@ -23,7 +25,8 @@ compared AS (
            d.customer_id IS NULL AS missing_in_dim,
            f.customer_id IS NULL AS without_facts,
            d.lifetime_value IS DISTINCT FROM f.revenue AS ltv_mismatch,
-           d.total_orders IS DISTINCT FROM f.orders AS orders_mismatch,
+           (d.total_orders IS DISTINCT FROM f.orders OR d.total_quantity IS DISTINCT FROM f.quantity)
+               AS orders_mismatch,
            (d.first_purchase_date IS DISTINCT FROM f.first_day OR d.last_purchase_date IS DISTINCT FROM f.last_day)
                AS dates_mismatch,
            d.first_purchase_date > d.last_purchase_date AS first_after_last
@@ -37,6 +40,8 @@ SELECT count(*) AS customers_checked,
        count(*) FILTER (WHERE dates_mismatch) AS purchase_dates_mismatch,
        count(*) FILTER (WHERE first_after_last) AS first_after_last,
        count(*) FILTER (WHERE without_facts) AS customers_without_facts,
+       count(*) FILTER (WHERE missing_in_dim) AS customers_missing_in_dim,
        (array_agg(customer_id ORDER BY customer_id) FILTER (
-            WHERE ltv_mismatch OR orders_mismatch OR dates_mismatch OR first_after_last))[1:20] AS examples
+            WHERE ltv_mismatch OR orders_mismatch OR dates_mismatch OR first_after_last
+               OR without_facts OR missing_in_dim))[1:20] AS examples
 FROM compared;
