@@ -7,6 +7,7 @@
     warehouse bench        measure the load against PostgreSQL's own limit
     warehouse sample-data  write realistic sales CSV files (and a products snapshot)
     warehouse db-url       print the URL of the database in use (password masked)
+    warehouse roles        create or refresh the warehouse_reader and warehouse_loader roles
     warehouse stop         stop the embedded PostgreSQL
     warehouse config       print every setting and where its value comes from
 
@@ -271,11 +272,22 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roles(args: argparse.Namespace) -> int:
+    from warehouse_assets.roles import apply_roles
+
+    # Not prepare_environment/ensure_schema: on a fresh database the schema should be created by
+    # the loader role, not by the administrator running this.
+    url = warehouse_database_url()
+    apply_roles(url)
+    _say(f"roles warehouse_reader and warehouse_loader are set up in {mask_url(url)}")
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     for setting in settings.SETTINGS:
         raw = os.environ.get(setting.name)
         value = setting.get()
-        shown = mask_url(value) if (setting.secret and value and "://" in value) else value
+        shown = mask_url(value) if (setting.secret and value) else value
         source = "environment" if raw else "default"
         _say(f"{setting.name:34} {shown if shown is not None else '(unset)'}  [{source}]")
     return 0
@@ -329,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-password", action="store_true")
     p.add_argument("--dagster", action="store_true", help="the URL Dagster's storage uses")
     p.set_defaults(func=cmd_db_url)
+
+    p = sub.add_parser(
+        "roles", help="create or refresh the warehouse_reader and warehouse_loader roles (run as a superuser)"
+    )
+    p.set_defaults(func=cmd_roles)
 
     p = sub.add_parser("stop", help="stop the embedded PostgreSQL")
     p.set_defaults(func=cmd_stop)

@@ -640,7 +640,8 @@ def test_ui_in_a_browser(topology: Topology, browser):
                 link = page.locator(f'a[href="/assets/{name}"]')
                 expect(link, f"asset {name} is not in the catalog").to_contain_text(name)
             for group in groups:
-                expect(page.get_by_role("link", name=group, exact=True).first).to_be_visible()
+                group_links = page.get_by_role("link").filter(has_text=re.compile(rf"^{group}$"))
+                expect(group_links.first, f"no asset of group {group} in the catalog").to_be_visible()
 
         with shots.step("asset-lineage"):
             page.goto("/asset-groups", wait_until="networkidle")

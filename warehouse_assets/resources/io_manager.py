@@ -49,7 +49,7 @@ from dagster._core.definitions.partitions.utils import TimeWindow
 from psycopg import sql
 from pydantic import Field
 
-from warehouse_assets.resources.warehouse import WarehouseResource, connect
+from warehouse_assets.resources.warehouse import WarehouseResource
 
 DEFAULT_SCHEMA = "warehouse"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -292,14 +292,15 @@ def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
 
 
 class PostgresDbClient(DbClient):
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, warehouse: WarehouseResource):
+        self.warehouse = warehouse
 
     @contextmanager
     def connect(self, context, table_slice: TableSlice) -> Iterator[psycopg.Connection]:
         # One transaction for the whole output: delete of the old slice and COPY of the new
-        # rows commit together or not at all.
-        with connect(self.url) as conn:
+        # rows commit together or not at all. The warehouse's connection applies the schema
+        # first, so tables declared in sql/schema are never created from a frame's dtypes.
+        with self.warehouse.connection() as conn:
             yield conn
 
     def ensure_schema_exists(self, context, table_slice: TableSlice, connection) -> None:
@@ -464,8 +465,7 @@ class PostgresPandasIOManager(dg.ConfigurableIOManagerFactory):
     )
 
     def create_io_manager(self, context) -> DbIOManager:
-        url = self.warehouse.url()
-        client = PostgresDbClient(url)
+        client = PostgresDbClient(self.warehouse)
         return _DefaultSchemaDbIOManager(
             type_handlers=[PandasPostgresTypeHandler(client)],
             db_client=client,
