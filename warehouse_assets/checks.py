@@ -46,53 +46,54 @@ def _result(scope: str | None, counts: dict[str, int], examples: list | None, ch
     )
 
 
-def _check_spec(asset, name: str, **kwargs):
-    return dg.asset_check(
-        asset=asset,
-        name=name,
-        blocking=True,
-        description=sqlfiles.header(f"checks/{name}.sql"),
-        **kwargs,
-    )
+def _check_spec(asset, name: str):
+    return dg.asset_check(asset=asset, name=name, blocking=True, description=sqlfiles.header(f"checks/{name}.sql"))
 
 
-@_check_spec(fact_sales, "fact_sales_no_orphans")
-def fact_sales_no_orphans(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    scope = run_scope(context)
-    (row,) = query_check(warehouse, "fact_sales_no_orphans", scope)
-    return _result(
-        scope,
-        {k: row[k] for k in ("orphan_product", "orphan_customer", "orphan_date")},
-        row["examples"],
-        "facts_checked",
-        row["facts_checked"],
-    )
+def counting_check(asset, name: str, failures: tuple[str, ...], checked: str, *, scoped: bool = True):
+    """A check whose SQL returns one row: how many rows it looked at (`checked`), one count per
+    way of failing (`failures`) and up to 20 `examples`. It passes when every count is zero."""
+
+    @_check_spec(asset, name)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        scope = run_scope(context) if scoped else None
+        (row,) = query_check(warehouse, name, scope)
+        return _result(scope, {k: row[k] for k in failures}, row["examples"], checked, row[checked])
+
+    return _check
 
 
-@_check_spec(fact_sales, "fact_sales_amounts_valid")
-def fact_sales_amounts_valid(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    scope = run_scope(context)
-    (row,) = query_check(warehouse, "fact_sales_amounts_valid", scope)
-    return _result(
-        scope,
-        {k: row[k] for k in ("negative_amount", "non_positive_quantity", "total_mismatch")},
-        row["examples"],
-        "facts_checked",
-        row["facts_checked"],
-    )
-
-
-@_check_spec(fact_sales, "fact_sales_dates_consistent")
-def fact_sales_dates_consistent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    scope = run_scope(context)
-    (row,) = query_check(warehouse, "fact_sales_dates_consistent", scope)
-    return _result(
-        scope,
-        {k: row[k] for k in ("date_key_mismatch", "in_future")},
-        row["examples"],
-        "facts_checked",
-        row["facts_checked"],
-    )
+fact_sales_no_orphans = counting_check(
+    fact_sales, "fact_sales_no_orphans", ("orphan_product", "orphan_customer", "orphan_date"), "facts_checked"
+)
+fact_sales_amounts_valid = counting_check(
+    fact_sales,
+    "fact_sales_amounts_valid",
+    ("negative_amount", "non_positive_quantity", "total_mismatch"),
+    "facts_checked",
+)
+fact_sales_dates_consistent = counting_check(
+    fact_sales, "fact_sales_dates_consistent", ("date_key_mismatch", "in_future"), "facts_checked"
+)
+dim_customer_matches_facts = counting_check(
+    dim_customer,
+    "dim_customer_matches_facts",
+    (
+        "lifetime_value_mismatch",
+        "total_orders_mismatch",
+        "purchase_dates_mismatch",
+        "first_after_last",
+        "customers_without_facts",
+        "customers_missing_in_dim",
+    ),
+    "customers_checked",
+)
+dim_date_covers_facts = counting_check(
+    dim_date, "dim_date_covers_facts", ("gaps", "fact_days_missing", "key_mismatch"), "days"
+)
+dim_product_prices_positive = counting_check(
+    dim_product, "dim_product_prices_positive", ("non_positive_price",), "products_checked", scoped=False
+)
 
 
 @_check_spec(fact_sales, "sales_file_reconciles")
@@ -132,40 +133,6 @@ def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: War
         },
     )
 
-
-@_check_spec(dim_customer, "dim_customer_matches_facts")
-def dim_customer_matches_facts(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    scope = run_scope(context)
-    (row,) = query_check(warehouse, "dim_customer_matches_facts", scope)
-    keys = (
-        "lifetime_value_mismatch",
-        "total_orders_mismatch",
-        "purchase_dates_mismatch",
-        "first_after_last",
-        "customers_without_facts",
-        "customers_missing_in_dim",
-    )
-    return _result(scope, {k: row[k] for k in keys}, row["examples"], "customers_checked", row["customers_checked"])
-
-
-@_check_spec(dim_date, "dim_date_covers_facts")
-def dim_date_covers_facts(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    scope = run_scope(context)
-    (row,) = query_check(warehouse, "dim_date_covers_facts", scope)
-    result = _result(
-        scope,
-        {k: row[k] for k in ("gaps", "fact_days_missing", "key_mismatch")},
-        (row["example_gaps"] or []) + (row["example_fact_days"] or []),
-        "days",
-        row["days"],
-    )
-    return result
-
-
-@_check_spec(dim_product, "dim_product_prices_positive")
-def dim_product_prices_positive(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    (row,) = query_check(warehouse, "dim_product_prices_positive", None)
-    return _result(None, {"non_positive_price": row["non_positive_price"]}, row["examples"], "products_checked", row["products_checked"])
 
 
 integrity_checks = [

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from warehouse_assets import settings
 from warehouse_assets.resources.postgres import libpq_url, replace_database
+from warehouse_assets_tests.http_server import no_proxies, serve  # noqa: F401  (fixtures)
 
 REALDATA = settings.PROJECT_DIR.parent / "shared" / "realdata"
 

@@ -22,7 +22,9 @@ SELECT (SELECT count(*) FROM warehouse.dim_date) AS days,
        (SELECT count(*) FROM uncovered) AS fact_days_missing,
        (SELECT count(*) FROM warehouse.dim_date
          WHERE date_key <> to_char(full_date, 'YYYYMMDD')::integer) AS key_mismatch,
-       (SELECT array_agg(day ORDER BY day) FROM (SELECT day FROM missing_days ORDER BY day LIMIT 20) m)
-           AS example_gaps,
-       (SELECT array_agg(date_key ORDER BY date_key) FROM (SELECT date_key FROM uncovered ORDER BY date_key LIMIT 20) u)
-           AS example_fact_days;
+       -- Examples: missing days (YYYY-MM-DD), then fact days without a row (date keys).
+       array_cat(
+           (SELECT array_agg(day::text ORDER BY day) FROM (SELECT day FROM missing_days ORDER BY day LIMIT 20) m),
+           (SELECT array_agg(date_key::text ORDER BY date_key)
+              FROM (SELECT date_key FROM uncovered ORDER BY date_key LIMIT 20) u)
+       ) AS examples;

@@ -227,33 +227,27 @@ def dim_date(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    deps=[fact_sales],
-    group_name="aggregates",
-    kinds={"postgres"},
-    description=sqlfiles.header("schema/110_agg_sales_daily.sql"),
-)
-def agg_sales_daily(warehouse: WarehouseResource, config: IncrementalRefreshConfig) -> dg.MaterializeResult:
-    counts = _refresh(warehouse, "load/agg_sales_daily_refresh.sql", config)
-    return dg.MaterializeResult(
-        metadata={
-            "days_recomputed": dg.MetadataValue.int(counts["take_queue"]),
-            "rows_written": dg.MetadataValue.int(counts["recompute"]),
-        }
+def daily_aggregate(name: str, ddl: str) -> dg.AssetsDefinition:
+    """A summary table kept current by recomputing the days the sales loads queued for it."""
+
+    @dg.asset(
+        name=name,
+        deps=[fact_sales],
+        group_name="aggregates",
+        kinds={"postgres"},
+        description=sqlfiles.header(ddl),
     )
+    def _aggregate(warehouse: WarehouseResource, config: IncrementalRefreshConfig) -> dg.MaterializeResult:
+        counts = _refresh(warehouse, f"load/{name}_refresh.sql", config)
+        return dg.MaterializeResult(
+            metadata={
+                "days_recomputed": dg.MetadataValue.int(counts["take_queue"]),
+                "rows_written": dg.MetadataValue.int(counts["recompute"]),
+            }
+        )
+
+    return _aggregate
 
 
-@dg.asset(
-    deps=[fact_sales],
-    group_name="aggregates",
-    kinds={"postgres"},
-    description=sqlfiles.header("schema/120_agg_customers_daily.sql"),
-)
-def agg_customers_daily(warehouse: WarehouseResource, config: IncrementalRefreshConfig) -> dg.MaterializeResult:
-    counts = _refresh(warehouse, "load/agg_customers_daily_refresh.sql", config)
-    return dg.MaterializeResult(
-        metadata={
-            "days_recomputed": dg.MetadataValue.int(counts["take_queue"]),
-            "rows_written": dg.MetadataValue.int(counts["recompute"]),
-        }
-    )
+agg_sales_daily = daily_aggregate("agg_sales_daily", "schema/110_agg_sales_daily.sql")
+agg_customers_daily = daily_aggregate("agg_customers_daily", "schema/120_agg_customers_daily.sql")

@@ -13,7 +13,6 @@ import copy
 import datetime as dt
 import importlib
 import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,45 +28,13 @@ import warehouse_assets.schedules
 from warehouse_assets.definitions import build_definitions
 from warehouse_assets.resources.fakestore import FakeStoreClient
 from warehouse_assets_tests.helpers import refresh_products, step_failures
-from warehouse_assets_tests.resources.test_fakestore import Reply, ScriptedServer
+from warehouse_assets_tests.http_server import Reply, ScriptedServer
+
+pytestmark = pytest.mark.usefixtures("no_proxies")
 
 CENT = Decimal("0.01")
 
 # --------------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A proxy from the developer's environment would stand between the client and 127.0.0.1.
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """Start a ScriptedServer playing the given replies (the last one repeats); stopped afterwards."""
-    started: list[tuple[ScriptedServer, threading.Thread]] = []
-
-    def start(*replies: Reply) -> ScriptedServer:
-        server = ScriptedServer(list(replies))
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
-        started.append((server, thread))
-        return server
-
-    yield start
-    for server, thread in started:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
