@@ -726,10 +726,6 @@ def test_sensor_loads_a_dropped_file(topology: Topology):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) to run the UI test"
-        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -762,6 +758,12 @@ class Screens:
         self.page.screenshot(path=ARTIFACTS / f"{stem}.png", full_page=True)
 
 
+# Checked before any fixture, so without a browser no topology is started for this test.
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) "
+    "to run the UI test",
+)
 def test_ui_in_a_browser(topology: Topology, browser):
     from playwright.sync_api import expect
 
