@@ -111,7 +111,10 @@ def measure_limit(url: str, csv_path: Path) -> dict:
     with connect(url, autocommit=True) as conn:
         conn.execute(_LIMIT_DDL)
         started = time.perf_counter()
-        with conn.cursor().copy("COPY limit_staging FROM STDIN (FORMAT csv, HEADER true)") as copy, open(csv_path, "rb") as fh:
+        with (
+            conn.cursor().copy("COPY limit_staging FROM STDIN (FORMAT csv, HEADER true)") as copy,
+            open(csv_path, "rb") as fh,
+        ):
             while block := fh.read(1 << 20):
                 copy.write(block)
         timings["copy"] = time.perf_counter() - started
@@ -164,7 +167,9 @@ def _load_one(key: str) -> None:
     """Child side of `_run_file_in_child`: run the job, report timings from its event log."""
     import dagster as dg
 
-    from warehouse_assets.definitions import defs
+    from warehouse_assets.definitions import definitions_from_environment
+
+    defs = definitions_from_environment()
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("sales_files", [key])
@@ -178,10 +183,15 @@ def _load_one(key: str) -> None:
             if event is None:
                 continue
             stamps.setdefault(event.event_type, record.event_log_entry.timestamp)
-            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key.to_user_string() in LOAD_ASSETS:
+            if (
+                event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+                and event.asset_key.to_user_string() in LOAD_ASSETS
+            ):
                 end_load = record.event_log_entry.timestamp
         start = stamps.get(dg.DagsterEventType.RUN_START)
-        end_run = stamps.get(dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE))
+        end_run = stamps.get(
+            dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE)
+        )
         from warehouse_assets.cli import failure_messages
 
         failures = [f"{step}: {message}" for step, message in failure_messages(result).items()]
@@ -207,7 +217,9 @@ def measure_dashboards(url: str) -> dict:
             best = float("inf")
             for _ in range(3):
                 t = time.perf_counter()
-                conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(*relation.split(".")))).fetchall()
+                conn.execute(
+                    sql.SQL("SELECT * FROM {}").format(sql.Identifier(*relation.split(".")))
+                ).fetchall()
                 best = min(best, time.perf_counter() - t)
             out[relation] = best
     return out
@@ -246,14 +258,24 @@ def main(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="warehouse-bench-") as tmp:
             landing = Path(tmp) / "landing"
             landing.mkdir()
-            os.environ["FAKESTORE_BASE_URL"] = str(write_products(Path(tmp) / "products.json", args.products))
+            os.environ["FAKESTORE_BASE_URL"] = str(
+                write_products(Path(tmp) / "products.json", args.products)
+            )
             t = time.perf_counter()
-            spec = SalesSpec(rows=args.rows, customers=args.customers, products=args.products,
-                             bad_share=args.bad_share, seed=args.seed, id_prefix="BENCH")
+            spec = SalesSpec(
+                rows=args.rows,
+                customers=args.customers,
+                products=args.products,
+                bad_share=args.bad_share,
+                seed=args.seed,
+                id_prefix="BENCH",
+            )
             generate_sales(landing / "bench.csv", spec, track_planted=False)
             print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
 
-            print("measuring the limit (COPY + INSERT ... SELECT + customer upsert) ...", flush=True)
+            print(
+                "measuring the limit (COPY + INSERT ... SELECT + customer upsert) ...", flush=True
+            )
             # The limit runs in the same fresh database before the warehouse's own tables fill.
             from warehouse_assets.resources.warehouse import apply_schema
 
@@ -264,9 +286,16 @@ def main(args: argparse.Namespace) -> int:
             results["warehouse"] = _run_file_in_child(url, landing, "bench.csv")
 
             print(f"incremental: one new file of {args.incremental_rows:,} rows ...", flush=True)
-            inc = SalesSpec(rows=args.incremental_rows, customers=args.customers, products=args.products,
-                            bad_share=args.bad_share, seed=args.seed + 1, id_prefix="INCR",
-                            start=dt.date(2025, 1, 1), end=dt.date(2025, 1, 1))
+            inc = SalesSpec(
+                rows=args.incremental_rows,
+                customers=args.customers,
+                products=args.products,
+                bad_share=args.bad_share,
+                seed=args.seed + 1,
+                id_prefix="INCR",
+                start=dt.date(2025, 1, 1),
+                end=dt.date(2025, 1, 1),
+            )
             generate_sales(landing / "incremental.csv", inc, track_planted=False)
             results["incremental"] = _run_file_in_child(url, landing, "incremental.csv")
 
@@ -275,7 +304,9 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
     print_table(results)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults written to {args.json}")
@@ -287,7 +318,13 @@ def print_table(r: dict) -> None:
     limit = r["limit"]["total"]
     w, inc = r["warehouse"], r["incremental"]
 
-    def line(what: str, seconds: float | None, n: int | None = None, rss: float | None = None, ratio: bool = True) -> str:
+    def line(
+        what: str,
+        seconds: float | None,
+        n: int | None = None,
+        rss: float | None = None,
+        ratio: bool = True,
+    ) -> str:
         if seconds is None:
             return f"| {what} | n/a | | | |"
         rate = f"{n / seconds:,.0f}" if n else ""
@@ -295,7 +332,9 @@ def print_table(r: dict) -> None:
         mem = f"{rss:,.0f} MB" if rss else ""
         return f"| {what} | {seconds:.2f} s | {rate} | {rel} | {mem} |"
 
-    print(f"\n{rows:,} rows, {r['bad_share']:.0%} bad; {r['machine']}; PostgreSQL {r['postgres']}\n")
+    print(
+        f"\n{rows:,} rows, {r['bad_share']:.0%} bad; {r['machine']}; PostgreSQL {r['postgres']}\n"
+    )
     print("| measurement | time | rows/s | vs limit | peak RSS |")
     print("|---|---|---|---|---|")
     print(line("limit: COPY into staging", r["limit"]["copy"], rows, ratio=False))
@@ -305,13 +344,30 @@ def print_table(r: dict) -> None:
     print(line("warehouse: run start to last load asset", w["load_seconds"], rows))
     print(line("warehouse: whole run (checks, views, analytics)", w["run_seconds"], rows))
     print(line("warehouse: whole process", w["process_seconds"], rows, w["peak_rss_mb"]))
-    print(line(f"incremental file, run ({r['rows']:,} rows loaded)", inc["run_seconds"], None, ratio=False))
-    print(line("incremental file, whole process", inc["process_seconds"], None, inc["peak_rss_mb"], ratio=False))
+    print(
+        line(
+            f"incremental file, run ({r['rows']:,} rows loaded)",
+            inc["run_seconds"],
+            None,
+            ratio=False,
+        )
+    )
+    print(
+        line(
+            "incremental file, whole process",
+            inc["process_seconds"],
+            None,
+            inc["peak_rss_mb"],
+            ratio=False,
+        )
+    )
     for relation, seconds in r["dashboards"].items():
         print(f"| query {relation} | {seconds * 1000:.0f} ms | | | |")
     if w["load_seconds"]:
         verdict = "meets" if w["load_seconds"] <= TARGET_RATIO * limit else "misses"
-        print(f"\nload / limit = {w['load_seconds'] / limit:.2f} ({verdict} the {TARGET_RATIO:.1f}x target)")
+        print(
+            f"\nload / limit = {w['load_seconds'] / limit:.2f} ({verdict} the {TARGET_RATIO:.1f}x target)"
+        )
 
 
 if __name__ == "__main__":

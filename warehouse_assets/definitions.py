@@ -50,8 +50,15 @@ def build_definitions(database_url: str | dg.EnvVar | None = None, fakestore: Fa
     )
 
 
-# The URL (with any password) is read through EnvVar, so Dagster never shows or stores its
-# value; without it the embedded server is used.
-defs = build_definitions(
-    dg.EnvVar("WAREHOUSE_DATABASE_URL") if settings.get("WAREHOUSE_DATABASE_URL") else None
-)
+def definitions_from_environment() -> dg.Definitions:
+    """Definitions configured from the environment as it is now (the CLI builds them per command).
+
+    The URL (with any password) is read through EnvVar, so Dagster never shows or stores its
+    value; without it the embedded server is used.
+    """
+    return build_definitions(
+        dg.EnvVar("WAREHOUSE_DATABASE_URL") if settings.get("WAREHOUSE_DATABASE_URL") else None
+    )
+
+
+defs = definitions_from_environment()
