@@ -18,3 +18,6 @@ CREATE TABLE IF NOT EXISTS warehouse.sales_files (
     staged_at        timestamptz NOT NULL DEFAULT now(),
     loaded_at        timestamptz
 );
+-- True when the file's layout derives unit_price from the line total (see
+-- contract.validate_sales): the amount checks then allow half a cent per unit.
+ALTER TABLE warehouse.sales_files ADD COLUMN IF NOT EXISTS unit_price_derived boolean NOT NULL DEFAULT false;

@@ -23,18 +23,20 @@ sales_files = dg.DynamicPartitionsDefinition(name="sales_files")
 _LEDGER_UPSERT = """
 INSERT INTO warehouse.sales_files AS s (
     source_file, fingerprint, layout, size_bytes, rows_read, rows_valid, rows_rejected,
-    rows_skipped, skipped_detail, extra_columns, staged_at, rows_loaded, rows_duplicate, loaded_at
+    rows_skipped, skipped_detail, extra_columns, staged_at, rows_loaded, rows_duplicate, loaded_at,
+    unit_price_derived
 ) VALUES (
     %(source_file)s, %(fingerprint)s, %(layout)s, %(size_bytes)s, %(rows_read)s, %(rows_valid)s,
     %(rows_rejected)s, %(rows_skipped)s, %(skipped_detail)s, %(extra_columns)s, %(staged_at)s,
-    NULL, NULL, NULL
+    NULL, NULL, NULL, %(unit_price_derived)s
 )
 ON CONFLICT (source_file) DO UPDATE SET
     fingerprint = EXCLUDED.fingerprint, layout = EXCLUDED.layout, size_bytes = EXCLUDED.size_bytes,
     rows_read = EXCLUDED.rows_read, rows_valid = EXCLUDED.rows_valid,
     rows_rejected = EXCLUDED.rows_rejected, rows_skipped = EXCLUDED.rows_skipped,
     skipped_detail = EXCLUDED.skipped_detail, extra_columns = EXCLUDED.extra_columns,
-    staged_at = EXCLUDED.staged_at, rows_loaded = NULL, rows_duplicate = NULL, loaded_at = NULL
+    staged_at = EXCLUDED.staged_at, rows_loaded = NULL, rows_duplicate = NULL, loaded_at = NULL,
+    unit_price_derived = EXCLUDED.unit_price_derived
 """
 
 
@@ -113,6 +115,7 @@ def raw_sales(context: dg.AssetExecutionContext) -> DataFrameChunks:
                 "skipped_detail": Jsonb({k: v for k, v in s.skipped.items() if v}),
                 "extra_columns": s.extra_columns,
                 "staged_at": staged_at,
+                "unit_price_derived": bool(reader.layout and reader.layout.unit_price_derived),
             },
         )
         if s.rows_rejected:

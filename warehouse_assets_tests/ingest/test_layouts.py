@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -137,6 +138,89 @@ def assert_surrogates(
     assert (got == want).all()
 
 
+# ====================================================================== expected, with pandas
+# Each layout's documented rules applied directly to the raw file with pandas and Decimal, never
+# through the layout code. Also used by the database tests of the real exports.
+
+
+@dataclass
+class Expected:
+    """What a real file should load as: which lines are valid and their line totals."""
+
+    valid: pd.Series  # bool per line number
+    totals: pd.Series  # Decimal line total of each valid line
+    orders: int
+    customers: int
+    quantity: pd.Series | None = None
+    flags: dict = field(default_factory=dict)
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum(self.totals, Decimal(0))
+
+
+def expected_online_retail(raw: pd.DataFrame) -> Expected:
+    quantity = raw["Quantity"].astype(int)
+    price = raw["UnitPrice"].map(Decimal)
+    no_customer = raw["CustomerID"].isin(["NA", ""])
+    cancelled = raw["InvoiceNo"].str.startswith("C")
+    adjustment = raw["InvoiceNo"].str.match(r"^\d") & (quantity < 0)
+    non_product = raw["StockCode"].str.upper().isin(NON_PRODUCT_CODES)
+    valid = ~no_customer & ~cancelled & ~adjustment & ~non_product & (quantity > 0) & (price >= 0)
+    line_total = pd.Series([cents(Decimal(q) * p) for q, p in zip(raw["Quantity"], price)], index=raw.index)
+    want = raw[valid]
+    return Expected(
+        valid=valid,
+        totals=line_total[valid],
+        orders=want["InvoiceNo"].nunique(),
+        customers=want["CustomerID"].nunique(),
+        quantity=quantity,
+        flags={"no_customer": no_customer, "cancelled": cancelled, "adjustment": adjustment, "non_product": non_product},
+    )
+
+
+def expected_superstore(raw: pd.DataFrame) -> Expected:
+    # Documented: total_amount = Sales rounded to cents; unit_price = Sales / Quantity rounded to
+    # cents, declared derived, so the amount check allows max(1 cent, half a cent per unit).
+    quantity = raw["Quantity"].astype(int)
+    total = raw["Sales"].map(lambda v: cents(Decimal(v)))
+    unit = pd.Series([cents(Decimal(v) / q) for v, q in zip(raw["Sales"], quantity)], index=raw.index)
+    tolerance = quantity.map(lambda q: max(CENT, CENT * q / 2))
+    mismatch = (total - unit * quantity).abs() > tolerance
+    valid = ~mismatch & (quantity > 0)
+    want = raw[valid]
+    return Expected(
+        valid=valid,
+        totals=total[valid],
+        orders=want["Order ID"].nunique(),
+        customers=want["Customer ID"].nunique(),
+        quantity=quantity,
+        flags={"total": total, "unit": unit, "mismatch": mismatch},
+    )
+
+
+def expected_sales_january(raw: pd.DataFrame) -> Expected:
+    header = list(raw.columns)
+    blank = (raw == "").all(axis=1)
+    header_again = (raw == pd.Series(header, index=header)).all(axis=1)
+    data = raw[~blank & ~header_again]
+    # Documented: one line per product of an order; a repeat of (order, product) is a copy.
+    copy = data.duplicated(["Order ID", "Product"], keep="first")
+    want = data[~copy]
+    line_total = pd.Series(
+        [cents(Decimal(q) * Decimal(p)) for q, p in zip(want["Quantity Ordered"], want["Price Each"])],
+        index=want.index,
+    )
+    return Expected(
+        valid=pd.Series(raw.index.isin(want.index), index=raw.index),
+        totals=line_total,
+        orders=want["Order ID"].nunique(),
+        customers=want["Purchase Address"].nunique(),
+        flags={"blank": blank, "header_again": header_again, "copy": copy, "data": data},
+    )
+
+
+
 # ====================================================================== real file: UCI Online Retail
 
 
@@ -160,17 +244,9 @@ def test_online_retail_real_file(realdata: Path) -> None:
     raw = raw_frame(path)
     row_number = raw.columns[0]  # the unnamed first column (pandas calls it "Unnamed: 0")
 
-    # The layout's documented rules, applied with pandas.
-    quantity = raw["Quantity"].astype(int)
-    price = raw["UnitPrice"].map(Decimal)
-    no_customer = raw["CustomerID"].isin(["NA", ""])
-    cancelled = raw["InvoiceNo"].str.startswith("C")
-    adjustment = raw["InvoiceNo"].str.match(r"^\d") & (quantity < 0)
-    non_product = raw["StockCode"].str.upper().isin(NON_PRODUCT_CODES)
-    valid = ~no_customer & ~cancelled & ~adjustment & ~non_product & (quantity > 0) & (price >= 0)
-    line_total = pd.Series(
-        [cents(Decimal(q) * p) for q, p in zip(raw["Quantity"], price)], index=raw.index
-    )
+    e = expected_online_retail(raw)
+    quantity, valid, line_total = e.quantity, e.valid, e.totals
+    no_customer, cancelled, adjustment, non_product = e.flags["no_customer"], e.flags["cancelled"], e.flags["adjustment"], e.flags["non_product"]
     assert (
         valid.sum() > 1000 and no_customer.sum() > 100 and cancelled.sum() > 10
     )  # the data has all kinds
@@ -229,16 +305,8 @@ def test_superstore_real_file(realdata: Path) -> None:
     )  # the byte-order mark the layout must tolerate
     raw = raw_frame(path, encoding="utf-8-sig")
 
-    # Documented: total_amount = Sales rounded to cents; unit_price = Sales / Quantity rounded to
-    # cents, declared derived, so the amount check allows max(1 cent, half a cent per unit).
-    quantity = raw["Quantity"].astype(int)
-    total = raw["Sales"].map(lambda v: cents(Decimal(v)))
-    unit = pd.Series(
-        [cents(Decimal(v) / q) for v, q in zip(raw["Sales"], quantity)], index=raw.index
-    )
-    tolerance = quantity.map(lambda q: max(CENT, CENT * q / 2))
-    mismatch = (total - unit * quantity).abs() > tolerance
-    valid = ~mismatch & (quantity > 0)
+    e = expected_superstore(raw)
+    quantity, valid, total, unit, mismatch = e.quantity, e.valid, e.flags["total"], e.flags["unit"], e.flags["mismatch"]
     # Without the derived-price tolerance these lines would fail the one-cent rule.
     assert ((total - unit * quantity).abs() > CENT).sum() > 1000
 
@@ -281,21 +349,9 @@ def test_superstore_real_file(realdata: Path) -> None:
 def test_sales_january_2019_real_file(realdata: Path) -> None:
     path = real_file(realdata, "Sales_January_2019.csv")
     raw = raw_frame(path)
-    header = list(raw.columns)
-
-    blank = (raw == "").all(axis=1)
-    header_again = (raw == pd.Series(header, index=header)).all(axis=1)
-    data = raw[~blank & ~header_again]
-    # Documented: one line per product of an order; a repeat of (order, product) is a copy.
-    copy = data.duplicated(["Order ID", "Product"], keep="first")
-    want = data[~copy]
-    line_total = pd.Series(
-        [
-            cents(Decimal(q) * Decimal(p))
-            for q, p in zip(want["Quantity Ordered"], want["Price Each"])
-        ],
-        index=want.index,
-    )
+    e = expected_sales_january(raw)
+    blank, header_again, copy, data = e.flags["blank"], e.flags["header_again"], e.flags["copy"], e.flags["data"]
+    want, line_total = raw[e.valid], e.totals
     assert blank.sum() > 0 and header_again.sum() > 0 and copy.sum() > 0  # the data has all kinds
 
     reader, out = read_through(path, layout_named("sales_january_2019"), chunk_rows=1000)
