@@ -142,16 +142,19 @@ def _run_file_in_child(url: str, landing: Path, key: str) -> dict:
         "WAREHOUSE_LAYOUTS_DIR": str(landing / "_no_layouts"),
     }
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warehouse_assets.bench", "--load-one", key],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _, _, rusage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    out, err = proc.stdout.read(), proc.stderr.read()
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "warehouse_assets.bench", "--load-one", key],
+            env=env,
+            stdout=out_file,
+            stderr=err_file,
+            text=True,
+        )
+        peak = _peak_rss(proc)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError(f"loading {key} failed:\n{err[-4000:]}")
@@ -159,8 +162,28 @@ def _run_file_in_child(url: str, landing: Path, key: str) -> dict:
     if not result["success"]:
         raise RuntimeError(f"loading {key} failed: " + "; ".join(result["failures"])[:4000])
     result["process_seconds"] = wall
-    result["peak_rss_mb"] = rusage.ru_maxrss / 1024  # Linux reports kilobytes
+    result["peak_rss_mb"] = peak / 2**20
     return result
+
+
+def _peak_rss(proc: subprocess.Popen) -> int:
+    """Highest resident set size of the process (and any children) until it exits, sampled.
+
+    Not getrusage's ru_maxrss: that also counts the moment between fork and exec, when the
+    child is still a copy of this (large) process.
+    """
+    import psutil
+
+    peak = 0
+    watched = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    return peak
 
 
 def _load_one(key: str) -> None:
