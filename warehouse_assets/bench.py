@@ -212,9 +212,7 @@ def _load_one(key: str) -> None:
             ):
                 end_load = record.event_log_entry.timestamp
         start = stamps.get(dg.DagsterEventType.RUN_START)
-        end_run = stamps.get(
-            dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE)
-        )
+        end_run = stamps.get(dg.DagsterEventType.RUN_SUCCESS, stamps.get(dg.DagsterEventType.RUN_FAILURE))
         from warehouse_assets.cli import failure_messages
 
         failures = [f"{step}: {message}" for step, message in failure_messages(result).items()]
@@ -240,9 +238,7 @@ def measure_dashboards(url: str) -> dict:
             best = float("inf")
             for _ in range(3):
                 t = time.perf_counter()
-                conn.execute(
-                    sql.SQL("SELECT * FROM {}").format(sql.Identifier(*relation.split(".")))
-                ).fetchall()
+                conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(*relation.split(".")))).fetchall()
                 best = min(best, time.perf_counter() - t)
             out[relation] = best
     return out
@@ -281,9 +277,7 @@ def main(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="warehouse-bench-") as tmp:
             landing = Path(tmp) / "landing"
             landing.mkdir()
-            os.environ["FAKESTORE_BASE_URL"] = str(
-                write_products(Path(tmp) / "products.json", args.products)
-            )
+            os.environ["FAKESTORE_BASE_URL"] = str(write_products(Path(tmp) / "products.json", args.products))
             t = time.perf_counter()
             spec = SalesSpec(
                 rows=args.rows,
@@ -296,9 +290,7 @@ def main(args: argparse.Namespace) -> int:
             generate_sales(landing / "bench.csv", spec, track_planted=False)
             print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
 
-            print(
-                "measuring the limit (COPY + INSERT ... SELECT + customer upsert) ...", flush=True
-            )
+            print("measuring the limit (COPY + INSERT ... SELECT + customer upsert) ...", flush=True)
             # The limit runs in the same fresh database before the warehouse's own tables fill.
             from warehouse_assets.resources.warehouse import apply_schema
 
@@ -327,9 +319,7 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     print_table(results)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults written to {args.json}")
@@ -355,9 +345,7 @@ def print_table(r: dict) -> None:
         mem = f"{rss:,.0f} MB" if rss else ""
         return f"| {what} | {seconds:.2f} s | {rate} | {rel} | {mem} |"
 
-    print(
-        f"\n{rows:,} rows, {r['bad_share']:.0%} bad; {r['machine']}; PostgreSQL {r['postgres']}\n"
-    )
+    print(f"\n{rows:,} rows, {r['bad_share']:.0%} bad; {r['machine']}; PostgreSQL {r['postgres']}\n")
     print("| measurement | time | rows/s | vs limit | peak RSS |")
     print("|---|---|---|---|---|")
     print(line("limit: COPY into staging", r["limit"]["copy"], rows, ratio=False))
@@ -388,9 +376,7 @@ def print_table(r: dict) -> None:
         print(f"| query {relation} | {seconds * 1000:.0f} ms | | | |")
     if w["load_seconds"]:
         verdict = "meets" if w["load_seconds"] <= TARGET_RATIO * limit else "misses"
-        print(
-            f"\nload / limit = {w['load_seconds'] / limit:.2f} ({verdict} the {TARGET_RATIO:.1f}x target)"
-        )
+        print(f"\nload / limit = {w['load_seconds'] / limit:.2f} ({verdict} the {TARGET_RATIO:.1f}x target)")
 
 
 if __name__ == "__main__":

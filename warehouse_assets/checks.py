@@ -32,7 +32,9 @@ def query_check(warehouse: WarehouseResource, name: str, scope: str | None) -> l
         return [dict(zip(columns, row)) for row in cur.fetchall()]
 
 
-def _result(scope: str | None, counts: dict[str, int], examples: list | None, checked: str, n: int) -> dg.AssetCheckResult:
+def _result(
+    scope: str | None, counts: dict[str, int], examples: list | None, checked: str, n: int
+) -> dg.AssetCheckResult:
     failures = {k: int(v) for k, v in counts.items()}
     return dg.AssetCheckResult(
         passed=not any(failures.values()),
@@ -114,7 +116,12 @@ def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: War
             # cancel out in a net total.
             "unaccounted_rows": dg.MetadataValue.int(
                 sum(
-                    abs(int(r["rows_read"]) - int(r["rows_loaded"]) - int(r["rows_quarantined"]) - int(r["rows_skipped"]))
+                    abs(
+                        int(r["rows_read"])
+                        - int(r["rows_loaded"])
+                        - int(r["rows_quarantined"])
+                        - int(r["rows_skipped"])
+                    )
                     for r in off
                 )
             ),
@@ -132,7 +139,6 @@ def sales_file_reconciles(context: dg.AssetCheckExecutionContext, warehouse: War
             ),
         },
     )
-
 
 
 integrity_checks = [

@@ -130,9 +130,7 @@ def failure_messages(result) -> dict[str, str]:
         error = event.event_specific_data.error
         while error.cause is not None:
             error = error.cause
-        out[event.step_key] = (
-            error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
-        )
+        out[event.step_key] = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
     return out
 
 
@@ -167,9 +165,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     if not args.skip_products:
         _say(f"refreshing products from {settings.get('FAKESTORE_BASE_URL')} ...")
         started = time.perf_counter()
-        result = defs.resolve_job_def("products_job").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+        result = defs.resolve_job_def("products_job").execute_in_process(instance=instance, raise_on_error=False)
         report.add("products", "", result, time.perf_counter() - started)
         _say(f"  {'done' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
     keys, deleted = files_to_load(url, args.all)
@@ -218,9 +214,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
     report = RunReport()
     started = time.perf_counter()
-    result = defs.resolve_job_def("warehouse_checks_job").execute_in_process(
-        instance=instance, raise_on_error=False
-    )
+    result = defs.resolve_job_def("warehouse_checks_job").execute_in_process(instance=instance, raise_on_error=False)
     report.add("checks", "", result, time.perf_counter() - started)
     report.print()
     return 1 if report.failed else 0
@@ -243,9 +237,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     png = reporting.render_chart(summary)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        reporting.html_report(summary, png, dt.datetime.now(dt.timezone.utc)), encoding="utf-8"
-    )
+    out.write_text(reporting.html_report(summary, png, dt.datetime.now(dt.timezone.utc)), encoding="utf-8")
     width = max(len(label) for label, _ in summary.formatted())
     for label, text in summary.formatted():
         _say(f"  {label:<{width}}  {text}")
@@ -275,9 +267,7 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     generated = generate_sales(out, spec, track_planted=False)
     _say(f"wrote {generated.rows:,} rows to {out} in {time.perf_counter() - started:.1f}s")
     if args.products_json:
-        _say(
-            f"wrote products snapshot to {write_products(Path(args.products_json), args.products)}"
-        )
+        _say(f"wrote products snapshot to {write_products(Path(args.products_json), args.products)}")
     return 0
 
 
@@ -293,11 +283,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if settings.get("WAREHOUSE_DATABASE_URL"):
         _say("WAREHOUSE_DATABASE_URL is set: no embedded server is in use")
         return 0
-    _say(
-        "embedded PostgreSQL stopped"
-        if stop_embedded_server()
-        else "embedded PostgreSQL was not running"
-    )
+    _say("embedded PostgreSQL stopped" if stop_embedded_server() else "embedded PostgreSQL was not running")
     return 0
 
 
@@ -335,18 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser(
-        "dev", help="start the Dagster UI on this project (embedded PostgreSQL if needed)"
-    )
+    p = sub.add_parser("dev", help="start the Dagster UI on this project (embedded PostgreSQL if needed)")
     p.add_argument("--host", default=settings.get("WAREHOUSE_WEBSERVER_HOST"))
-    p.add_argument(
-        "--port", type=int, default=int(settings.get("WAREHOUSE_WEBSERVER_PORT") or 3000)
-    )
+    p.add_argument("--port", type=int, default=int(settings.get("WAREHOUSE_WEBSERVER_PORT") or 3000))
     p.set_defaults(func=cmd_dev)
 
-    p = sub.add_parser(
-        "load", help="refresh products and load new or changed sales files through Dagster"
-    )
+    p = sub.add_parser("load", help="refresh products and load new or changed sales files through Dagster")
     p.add_argument("--skip-products", action="store_true", help="do not refresh products first")
     p.add_argument("--all", action="store_true", help="reload every landing file, changed or not")
     p.set_defaults(func=cmd_load)
@@ -355,9 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="write the executive summary as HTML and print its figures")
-    p.add_argument(
-        "--out", default=str(settings.PROJECT_DIR / "reports" / "executive_summary.html")
-    )
+    p.add_argument("--out", default=str(settings.PROJECT_DIR / "reports" / "executive_summary.html"))
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sample-data", help="write a realistic sales CSV (and a products snapshot)")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -181,6 +181,8 @@ class SeenIds:
     consequence would be a row quarantined as duplicate_transaction, visible with its reason.
     """
 
+    MERGE_LIMIT = 1 << 20
+
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []
 
@@ -194,9 +196,15 @@ class SeenIds:
 
     def add(self, hashes: np.ndarray) -> None:
         self._levels.append(np.sort(hashes))
-        while len(self._levels) > 1 and self._levels[-2].size <= 2 * self._levels[-1].size:
+        # Merge small levels like an LSM tree (two sorted runs merge in linear time), but leave
+        # levels of a million ids alone: merging them would briefly need several times their
+        # memory. A 10M-row file then keeps about ten levels, still a handful of binary searches.
+        while (
+            len(self._levels) > 1
+            and self._levels[-2].size <= 2 * self._levels[-1].size
+            and self._levels[-2].size < self.MERGE_LIMIT
+        ):
             top = self._levels.pop()
-            # Two sorted runs: a stable sort merges them in linear time.
             self._levels[-1] = np.sort(np.concatenate([self._levels[-1], top]), kind="stable")
 
 

@@ -22,7 +22,9 @@ from warehouse_assets.schedules import products_schedule
 from warehouse_assets.sensors import sales_files_sensor
 
 
-def build_definitions(database_url: str | dg.EnvVar | None = None, fakestore: FakeStoreClient | None = None) -> dg.Definitions:
+def build_definitions(
+    database_url: str | dg.EnvVar | None = None, fakestore: FakeStoreClient | None = None
+) -> dg.Definitions:
     """The project's Definitions with a given warehouse URL (tests point it at their database)."""
     warehouse = WarehouseResource(database_url=database_url)
     return dg.Definitions(
@@ -56,9 +58,7 @@ def definitions_from_environment() -> dg.Definitions:
     The URL (with any password) is read through EnvVar, so Dagster never shows or stores its
     value; without it the embedded server is used.
     """
-    return build_definitions(
-        dg.EnvVar("WAREHOUSE_DATABASE_URL") if settings.get("WAREHOUSE_DATABASE_URL") else None
-    )
+    return build_definitions(dg.EnvVar("WAREHOUSE_DATABASE_URL") if settings.get("WAREHOUSE_DATABASE_URL") else None)
 
 
 defs = definitions_from_environment()

@@ -19,23 +19,97 @@ import pandas as pd
 
 CATEGORIES = ("electronics", "jewelery", "men's clothing", "women's clothing")
 _PRODUCT_WORDS = (
-    "Backpack", "Slim Fit Tee", "Cotton Jacket", "Bracelet", "Ring", "Hard Drive", "Monitor",
-    "Rain Jacket", "Snowboard Coat", "Moto Biker Jacket", "Short Sleeve Top", "Earrings",
-    "SSD", "Gaming Drive", "Pendant", "Casual Shirt", "Windbreaker", "Tank Top", "Necklace", "Laptop Sleeve",
+    "Backpack",
+    "Slim Fit Tee",
+    "Cotton Jacket",
+    "Bracelet",
+    "Ring",
+    "Hard Drive",
+    "Monitor",
+    "Rain Jacket",
+    "Snowboard Coat",
+    "Moto Biker Jacket",
+    "Short Sleeve Top",
+    "Earrings",
+    "SSD",
+    "Gaming Drive",
+    "Pendant",
+    "Casual Shirt",
+    "Windbreaker",
+    "Tank Top",
+    "Necklace",
+    "Laptop Sleeve",
 )
-_FIRST = ("Ana", "Ben", "Chloé", "Dmitri", "Emeka", "Fatima", "Giulia", "Hiro", "Ingrid", "José",
-          "Kwame", "Lena", "Mateo", "Nadia", "Olu", "Priya", "Quentin", "Rosa", "Sven", "Tariq")
-_LAST = ("Smith", "García", "Müller", "O'Brien", "Kowalski", "Nguyen", "Okafor", "Rossi", "Tanaka",
-         "Dubois", "Silva", "Ivanova", "Hansen", "Khan", "Novak")
+_FIRST = (
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Emeka",
+    "Fatima",
+    "Giulia",
+    "Hiro",
+    "Ingrid",
+    "José",
+    "Kwame",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Olu",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+)
+_LAST = (
+    "Smith",
+    "García",
+    "Müller",
+    "O'Brien",
+    "Kowalski",
+    "Nguyen",
+    "Okafor",
+    "Rossi",
+    "Tanaka",
+    "Dubois",
+    "Silva",
+    "Ivanova",
+    "Hansen",
+    "Khan",
+    "Novak",
+)
 _PLACES = (
-    ("New York", "USA"), ("Los Angeles", "USA"), ("Chicago", "USA"), ("Toronto", "Canada"),
-    ("London", "UK"), ("Manchester", "UK"), ("Paris", "France"), ("Lyon", "France"),
-    ("Berlin", "Germany"), ("München", "Germany"), ("Madrid", "Spain"), ("São Paulo", "Brazil"),
-    ("Lagos", "Nigeria"), ("Tokyo", "Japan"), ("Sydney", "Australia"), ("Kraków", "Poland"),
+    ("New York", "USA"),
+    ("Los Angeles", "USA"),
+    ("Chicago", "USA"),
+    ("Toronto", "Canada"),
+    ("London", "UK"),
+    ("Manchester", "UK"),
+    ("Paris", "France"),
+    ("Lyon", "France"),
+    ("Berlin", "Germany"),
+    ("München", "Germany"),
+    ("Madrid", "Spain"),
+    ("São Paulo", "Brazil"),
+    ("Lagos", "Nigeria"),
+    ("Tokyo", "Japan"),
+    ("Sydney", "Australia"),
+    ("Kraków", "Poland"),
 )
 # How payment methods are spelled in real exports; all normalise to the five contract values.
-_PAYMENT_SPELLINGS = ("credit_card", "Credit Card", "debit_card", "Debit-Card", "paypal", "PayPal",
-                      "bank_transfer", "Bank Transfer", "cash", "CASH")
+_PAYMENT_SPELLINGS = (
+    "credit_card",
+    "Credit Card",
+    "debit_card",
+    "Debit-Card",
+    "paypal",
+    "PayPal",
+    "bank_transfer",
+    "Bank Transfer",
+    "cash",
+    "CASH",
+)
 
 # Each kind of bad row, and the reason codes it must produce.
 BAD_KINDS: dict[str, tuple[str, ...]] = {
@@ -52,8 +126,19 @@ BAD_KINDS: dict[str, tuple[str, ...]] = {
     "bad_date_and_payment": ("bad_date", "bad_payment_method"),
 }
 
-HEADER = ("transaction_id", "transaction_date", "customer_id", "customer_name", "city", "country",
-          "product_id", "quantity", "unit_price", "total_amount", "payment_method")
+HEADER = (
+    "transaction_id",
+    "transaction_date",
+    "customer_id",
+    "customer_name",
+    "city",
+    "country",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "total_amount",
+    "payment_method",
+)
 
 
 def product_prices(products: int, seed: int = 7) -> np.ndarray:
@@ -113,8 +198,9 @@ def _chunks(spec: SalesSpec) -> Iterator[tuple[int, int]]:
 def _money(cents: np.ndarray) -> np.ndarray:
     sign = np.where(cents < 0, "-", "")
     a = np.abs(cents)
-    return np.char.add(np.char.add(np.char.add(sign, (a // 100).astype(str)), "."),
-                       np.char.zfill((a % 100).astype(str), 2))
+    return np.char.add(
+        np.char.add(np.char.add(sign, (a // 100).astype(str)), "."), np.char.zfill((a % 100).astype(str), 2)
+    )
 
 
 def generate_sales(path: Path, spec: SalesSpec, *, track_planted: bool = True) -> GeneratedSales:

@@ -11,6 +11,5 @@ products_schedule = dg.ScheduleDefinition(
     cron_schedule=settings.get("WAREHOUSE_PRODUCTS_CRON"),
     execution_timezone=settings.get("WAREHOUSE_SCHEDULE_TIMEZONE"),
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Refresh dim_product from the FakeStore API (WAREHOUSE_PRODUCTS_CRON, "
-    "WAREHOUSE_SCHEDULE_TIMEZONE).",
+    description="Refresh dim_product from the FakeStore API (WAREHOUSE_PRODUCTS_CRON, WAREHOUSE_SCHEDULE_TIMEZONE).",
 )

@@ -87,7 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WAREHOUSE_CSV_CHUNK_ROWS",
-        "200000",
+        "25000",
         "Rows per chunk when a sales file is streamed; bounds the loader's memory.",
     ),
     Setting(

@@ -58,7 +58,9 @@ def template_database(pg_server_url: str) -> str:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
             apply_schema(replace_database(pg_server_url, building))
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name))
+            )
     return name
 
 

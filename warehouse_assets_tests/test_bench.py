@@ -14,7 +14,10 @@ def test_bench_measures_everything_in_a_database_of_its_own(warehouse_url, pg_se
     with psycopg.connect(pg_server_url) as conn:
         before = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
     out = tmp_path / "bench.json"
-    assert cli.main(["bench", "--rows", "20000", "--customers", "2000", "--incremental-rows", "500", "--json", str(out)]) == 0
+    assert (
+        cli.main(["bench", "--rows", "20000", "--customers", "2000", "--incremental-rows", "500", "--json", str(out)])
+        == 0
+    )
 
     results = json.loads(out.read_text())
     assert set(MEASUREMENTS) <= set(results) and results["rows"] == 20_000

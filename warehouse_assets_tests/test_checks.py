@@ -95,8 +95,17 @@ SPEC_B = SalesSpec(
 )
 
 FACT_COLUMNS = (
-    "transaction_id", "date_key", "customer_id", "product_id", "transaction_ts", "quantity",
-    "unit_price", "total_amount", "payment_method", "source_file", "source_line",
+    "transaction_id",
+    "date_key",
+    "customer_id",
+    "product_id",
+    "transaction_ts",
+    "quantity",
+    "unit_price",
+    "total_amount",
+    "payment_method",
+    "source_file",
+    "source_line",
 )
 
 
@@ -337,7 +346,9 @@ def test_fact_sales_amounts_valid(loaded: Loaded):
     assert_passed(loaded.checks()[name])
 
     wrong_total, negative, zero_qty, one_cent = facts_of(db, FILE_A, 4)
-    db.execute("UPDATE warehouse.fact_sales SET total_amount = total_amount + 1.00 WHERE transaction_id = %s", (wrong_total,))
+    db.execute(
+        "UPDATE warehouse.fact_sales SET total_amount = total_amount + 1.00 WHERE transaction_id = %s", (wrong_total,)
+    )
     # Negative price, total still quantity * price: only negative_amount.
     db.execute(
         "UPDATE warehouse.fact_sales SET unit_price = -unit_price, total_amount = -total_amount WHERE transaction_id = %s",
@@ -345,7 +356,9 @@ def test_fact_sales_amounts_valid(loaded: Loaded):
     )
     db.execute("UPDATE warehouse.fact_sales SET quantity = 0, total_amount = 0 WHERE transaction_id = %s", (zero_qty,))
     # One cent off is within the tolerance the contract allows (rounding).
-    db.execute("UPDATE warehouse.fact_sales SET total_amount = total_amount + 0.01 WHERE transaction_id = %s", (one_cent,))
+    db.execute(
+        "UPDATE warehouse.fact_sales SET total_amount = total_amount + 0.01 WHERE transaction_id = %s", (one_cent,)
+    )
 
     evaluation = loaded.checks()[name]
     assert_failed(evaluation)
@@ -353,9 +366,13 @@ def test_fact_sales_amounts_valid(loaded: Loaded):
     assert meta(evaluation)["examples"] == sorted([wrong_total, negative, zero_qty])
 
     # Two cents off is a mismatch; and examples stop at 20 (the first by transaction id).
-    db.execute("UPDATE warehouse.fact_sales SET total_amount = total_amount + 0.01 WHERE transaction_id = %s", (one_cent,))
+    db.execute(
+        "UPDATE warehouse.fact_sales SET total_amount = total_amount + 0.01 WHERE transaction_id = %s", (one_cent,)
+    )
     many = facts_of(db, FILE_B, 25)
-    db.execute("UPDATE warehouse.fact_sales SET total_amount = total_amount + 5 WHERE transaction_id = ANY(%s)", (many,))
+    db.execute(
+        "UPDATE warehouse.fact_sales SET total_amount = total_amount + 5 WHERE transaction_id = ANY(%s)", (many,)
+    )
     evaluation = loaded.checks()[name]
     assert counters(evaluation) == clean(name, negative_amount=1, non_positive_quantity=1, total_mismatch=1 + 1 + 25)
     assert meta(evaluation)["examples"] == sorted([wrong_total, negative, zero_qty, one_cent, *many])[:20]
@@ -428,9 +445,7 @@ def test_dim_date_covers_facts(loaded: Loaded):
 
     # Put the day back with a wrong date_key: no gap, but the key does not match the date and
     # the facts of that day still find no day.
-    db.execute(
-        "INSERT INTO warehouse.dim_date SELECT (warehouse.dim_date_row(%s)).*", (day,)
-    )
+    db.execute("INSERT INTO warehouse.dim_date SELECT (warehouse.dim_date_row(%s)).*", (day,))
     assert_passed(loaded.checks()[name])
     db.execute("UPDATE warehouse.dim_date SET date_key = 99999999 WHERE date_key = %s", (day_key,))
     evaluation = loaded.checks()[name]
@@ -492,12 +507,16 @@ def test_dim_customer_matches_facts(loaded: Loaded):
     assert_passed(loaded.checks()[name])
 
     ltv, dates, orders = (
-        r[0] for r in db.execute("SELECT customer_id FROM warehouse.dim_customer ORDER BY customer_id LIMIT 3").fetchall()
+        r[0]
+        for r in db.execute("SELECT customer_id FROM warehouse.dim_customer ORDER BY customer_id LIMIT 3").fetchall()
     )
-    db.execute("UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,))
+    db.execute(
+        "UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,)
+    )
     # first purchase after the last one: also no longer the first day of the customer's facts.
     db.execute(
-        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s", (dates,)
+        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s",
+        (dates,),
     )
     db.execute("UPDATE warehouse.dim_customer SET total_orders = total_orders + 1 WHERE customer_id = %s", (orders,))
     evaluation = loaded.checks()[name]
@@ -602,7 +621,12 @@ def test_failing_product_check_blocks_the_product_views(products_snapshot, defs,
 
 def test_failing_fact_check_blocks_everything_downstream_of_fact_sales(loaded: Loaded):
     db = loaded.db
-    assert materialized(loaded.runs[FILE_B]) >= {"dim_customer", "dim_date", "agg_sales_daily", "vw_product_sales_summary"}
+    assert materialized(loaded.runs[FILE_B]) >= {
+        "dim_customer",
+        "dim_date",
+        "agg_sales_daily",
+        "vw_product_sales_summary",
+    }
     assert scalar(db, "SELECT count(*) FROM warehouse.refresh_queue") == 0
     all_assets = materialized(loaded.runs[FILE_B])
 
@@ -715,7 +739,12 @@ def test_products_max_age_setting_drives_the_freshness_check(warehouse_url, tmp_
         "PYTHONPATH": str(settings.PROJECT_DIR),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", _MAX_AGE_SCRIPT], check=False, env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", _MAX_AGE_SCRIPT],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
         cwd=settings.PROJECT_DIR,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

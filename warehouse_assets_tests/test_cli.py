@@ -40,7 +40,9 @@ def test_load_registers_new_files_runs_them_and_reports(cli_env, landing, capsys
     out = capsys.readouterr().out
     assert "[1/1] loading feb.csv" in out and "jan.csv" not in out.split("Runs")[0]
     with psycopg.connect(cli_env) as conn:
-        assert conn.execute("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = 'feb.csv'").fetchone() == (1_000,)
+        assert conn.execute("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = 'feb.csv'").fetchone() == (
+            1_000,
+        )
 
 
 def test_load_exits_non_zero_when_an_error_check_fails(cli_env, landing, capsys):
@@ -83,7 +85,9 @@ def test_report_writes_html_and_prints_figures(cli_env, landing, tmp_path, capsy
 
 def test_sample_data_writes_the_asked_rows(tmp_path, capsys):
     out = tmp_path / "s.csv"
-    assert cli.main(["sample-data", "--rows", "1234", "--out", str(out), "--products-json", str(tmp_path / "p.json")]) == 0
+    assert (
+        cli.main(["sample-data", "--rows", "1234", "--out", str(out), "--products-json", str(tmp_path / "p.json")]) == 0
+    )
     assert len(pd.read_csv(out)) == 1234
     assert (tmp_path / "p.json").exists()
 

@@ -141,9 +141,7 @@ def _parse_dockerfile(text: str) -> dict[str, Any]:
 
 
 def _expand(value: str, env: dict[str, str]) -> str:
-    return re.sub(
-        r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), m.group(0)), value
-    )
+    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
 def _join(base: str, path: str) -> str:
@@ -294,9 +292,7 @@ def test_named_volumes_are_declared(compose, services):
     for name, service in services.items():
         for source, target, kind in _mounts(service):
             if kind == "volume" and source:
-                assert source in declared, (
-                    f"{name} mounts volume {source!r} at {target}, not declared under volumes:"
-                )
+                assert source in declared, f"{name} mounts volume {source!r} at {target}, not declared under volumes:"
 
 
 def test_depends_on_names_declared_services(services):
@@ -324,9 +320,7 @@ def test_dagster_services_share_one_image_built_here(services, dockerfile):
         build = services[name].get("build")
         assert build is not None, f"{name} is not built from the Dockerfile"
         context = build if isinstance(build, str) else build.get("context", ".")
-        dockerfile_name = (
-            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
-        )
+        dockerfile_name = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
         assert (ROOT / context / dockerfile_name).resolve() == DOCKERFILE.resolve()
 
 
@@ -392,9 +386,7 @@ def test_webserver_and_daemon_load_the_repository_workspace(services, dockerfile
 # --- Instance: dagster.yaml, DAGSTER_HOME, DAGSTER_PG_URL -------------------------------------
 
 
-def test_dockerfile_puts_the_repository_dagster_yaml_in_dagster_home(
-    services, dockerfile, env_example
-):
+def test_dockerfile_puts_the_repository_dagster_yaml_in_dagster_home(services, dockerfile, env_example):
     home = dockerfile["env"].get("DAGSTER_HOME", "").rstrip("/")
     assert home, "the Dockerfile sets no DAGSTER_HOME"
     assert any(
@@ -443,9 +435,7 @@ def test_database_urls_use_the_right_drivers_and_the_postgres_service(services, 
 
 def test_every_service_reads_dot_env(services):
     for name in ALL_SERVICES:
-        assert _env_files(services[name]) == [".env"], (
-            f"{name} env_file: {_env_files(services[name])}"
-        )
+        assert _env_files(services[name]) == [".env"], f"{name} env_file: {_env_files(services[name])}"
 
 
 def test_env_example_defines_every_variable_the_compose_file_uses(compose, services, env_example):

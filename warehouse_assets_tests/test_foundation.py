@@ -58,8 +58,11 @@ def test_schema_applies_idempotently(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
         shape = _schema_shape(conn)
         for table in ("dim_product", "dim_customer", "dim_date", "fact_sales", "rejected_sales", "rejected_products"):
-            assert any(name == f"warehouse.{table}.{'date_key' if table == 'dim_date' else name.split('.')[2]}"
-                       for _, name, _ in shape if name.startswith(f"warehouse.{table}."))
+            assert any(
+                name == f"warehouse.{table}.{'date_key' if table == 'dim_date' else name.split('.')[2]}"
+                for _, name, _ in shape
+                if name.startswith(f"warehouse.{table}.")
+            )
         # Re-running the files themselves (not only the bookkeeping) changes nothing either.
         conn.execute("DELETE FROM warehouse.schema_history")
         conn.commit()
@@ -68,8 +71,14 @@ def test_schema_applies_idempotently(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
         assert _schema_shape(conn) == shape
         indexes = {name for kind, name, _ in shape if kind == "index"}
-        for needed in ("fact_sales_date_key_idx", "fact_sales_customer_id_idx", "fact_sales_product_id_idx",
-                       "fact_sales_source_file_idx", "fact_sales_pkey", "dim_customer_pkey"):
+        for needed in (
+            "fact_sales_date_key_idx",
+            "fact_sales_customer_id_idx",
+            "fact_sales_product_id_idx",
+            "fact_sales_source_file_idx",
+            "fact_sales_pkey",
+            "dim_customer_pkey",
+        ):
             assert f"warehouse.{needed}" in indexes
 
 
@@ -83,7 +92,9 @@ def test_embedded_server_by_default_and_none_when_a_url_is_set(tmp_path, monkeyp
         url = capsys.readouterr().out.strip()
         assert (tmp_path / "state" / "pgdata" / "PG_VERSION").read_text().strip() == "18"
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT current_database(), current_setting('server_version_num')::int / 10000").fetchone() == ("warehouse", 18)
+            assert conn.execute(
+                "SELECT current_database(), current_setting('server_version_num')::int / 10000"
+            ).fetchone() == ("warehouse", 18)
         # A second command reuses the same running server.
         pid = (tmp_path / "state" / "pgdata" / "postmaster.pid").read_text().split()[0]
         assert postgres.embedded_server_url() == url
@@ -134,6 +145,8 @@ def test_runs_and_event_logs_land_in_postgres(tmp_path, warehouse_url, products_
         assert materialized >= 2  # raw_products and dim_product at least
 
 
-@pytest.mark.parametrize("path", ["workspace.yaml", "dagster.yaml", "pyproject.toml", "docker-compose.yml", "README.md", ".ci/run"])
+@pytest.mark.parametrize(
+    "path", ["workspace.yaml", "dagster.yaml", "pyproject.toml", "docker-compose.yml", "README.md", ".ci/run"]
+)
 def test_fixed_top_level_files_exist(path):
     assert (PROJECT / path).is_file()

@@ -120,12 +120,8 @@ def url_as(url: str, user: str, password: str | None = None) -> str:
 def _drop_login(server_url: str, name: str, database_url: str) -> None:
     ident = sql.Identifier(name)
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
-        )
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (database_name(database_url),)
-        ).fetchone()
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database_name(database_url),)).fetchone()
     if exists:
         # What the role owns or was granted in the database (nothing, when its sessions ran as
         # the group role) goes back to the superuser; memberships go with the role itself.
@@ -145,9 +141,7 @@ def login_roles(pg_server_url: str) -> Iterator[Callable[..., Login]]:
     """
     created: list[tuple[str, str]] = []
 
-    def make(
-        database_url: str, group: str, *, password: str | None = None, run_as_group: bool = False
-    ) -> Login:
+    def make(database_url: str, group: str, *, password: str | None = None, run_as_group: bool = False) -> Login:
         name = f"wh_test_{uuid.uuid4().hex[:12]}"
         ident = sql.Identifier(name)
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -158,9 +152,7 @@ def login_roles(pg_server_url: str) -> Iterator[Callable[..., Login]]:
             created.append((name, database_url))
             conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), ident))
             if run_as_group:
-                conn.execute(
-                    sql.SQL("ALTER ROLE {} SET role = {}").format(ident, sql.Literal(group))
-                )
+                conn.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(ident, sql.Literal(group)))
         return Login(name, url_as(database_url, name, password))
 
     yield make
@@ -218,9 +210,7 @@ def relations(conn: psycopg.Connection, schema: str) -> list[str]:
 
 def counts(conn: psycopg.Connection, schema: str, names: list[str]) -> dict[str, int]:
     return {
-        n: conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))
-        ).fetchone()[0]
+        n: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))).fetchone()[0]
         for n in names
     }
 
@@ -248,9 +238,7 @@ def loaded(products_snapshot, landing, warehouse_url: str, db, instance, defs) -
     apply_roles(warehouse_url)
     first = privileges_snapshot(warehouse_url)
     apply_roles(warehouse_url)
-    assert privileges_snapshot(warehouse_url) == first, (
-        "a second run of roles.sql changed privileges"
-    )
+    assert privileges_snapshot(warehouse_url) == first, "a second run of roles.sql changed privileges"
     return warehouse_url
 
 
@@ -264,14 +252,10 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
             (READER_ROLE, LOADER_ROLE),
         )
     }
-    assert roles == {READER_ROLE: (False,) * 6, LOADER_ROLE: (False,) * 6}, (
-        "NOLOGIN group roles, no attributes"
-    )
+    assert roles == {READER_ROLE: (False,) * 6, LOADER_ROLE: (False,) * 6}, "NOLOGIN group roles, no attributes"
 
     def has(role, kind, obj, privilege):
-        return db.execute(
-            f"SELECT has_{kind}_privilege(%s, %s, %s)", (role, obj, privilege)
-        ).fetchone()[0]
+        return db.execute(f"SELECT has_{kind}_privilege(%s, %s, %s)", (role, obj, privilege)).fetchone()[0]
 
     database = database_name(loaded)
     assert has(READER_ROLE, "database", database, "CONNECT")
@@ -287,9 +271,7 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
     assert not has(LOADER_ROLE, "schema", "public", "CREATE")
     for table in relations(db, "warehouse"):
         qualified = f"warehouse.{table}"
-        assert has(LOADER_ROLE, "table", qualified, "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"), (
-            qualified
-        )
+        assert has(LOADER_ROLE, "table", qualified, "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"), qualified
         assert not has(READER_ROLE, "table", qualified, "SELECT"), qualified
     assert has(LOADER_ROLE, "function", "warehouse.dim_date_row(date)", "EXECUTE")
 
@@ -297,9 +279,7 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
     # cover objects created after roles.sql ran, in both directions.
     db.execute("CREATE TABLE warehouse.later_staging (id int)")
     db.execute("CREATE VIEW analytics.later_view AS SELECT 1 AS one")
-    assert has(
-        LOADER_ROLE, "table", "warehouse.later_staging", "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
-    )
+    assert has(LOADER_ROLE, "table", "warehouse.later_staging", "SELECT, INSERT, UPDATE, DELETE, TRUNCATE")
     assert not has(READER_ROLE, "table", "warehouse.later_staging", "SELECT")
     assert has(READER_ROLE, "table", "analytics.later_view", "SELECT")
     assert not has(READER_ROLE, "table", "analytics.later_view", "INSERT")
@@ -308,9 +288,7 @@ def test_roles_sql_creates_two_group_roles_and_is_idempotent(loaded, db):
 def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded, db, login_roles):
     reader = login_roles(loaded, READER_ROLE)
     objects = relations(db, "analytics")
-    assert set(objects) == ANALYTICS_OBJECTS, (
-        "every view and analytics object exists after the loads"
-    )
+    assert set(objects) == ANALYTICS_OBJECTS, "every view and analytics object exists after the loads"
     base_tables = relations(db, "warehouse")
     assert set(SENSITIVE_TABLES) <= set(base_tables)
     expected = counts(db, "analytics", objects)
@@ -340,25 +318,18 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
         for table in read_by_views:
             # By oid: the reader may not even look names up in schema warehouse.
             oid = db.execute("SELECT %s::regclass::oid", (f"warehouse.{table}",)).fetchone()[0]
-            assert (
-                conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (oid,)).fetchone()[0]
-                is False
-            ), table
+            assert conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (oid,)).fetchone()[0] is False, table
 
         # Every analytics object, with every row the superuser sees.
         assert relations(conn, "analytics") == objects
         assert counts(conn, "analytics", objects) == expected
         for name in objects:
-            conn.execute(
-                sql.SQL("SELECT * FROM {} LIMIT 5").format(sql.Identifier("analytics", name))
-            ).fetchall()
+            conn.execute(sql.SQL("SELECT * FROM {} LIMIT 5").format(sql.Identifier("analytics", name))).fetchall()
 
         # Nothing of schema warehouse: not even its list of tables.
         assert relations(conn, "warehouse") == []
         for table in base_tables:
-            message = denied(
-                conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier("warehouse", table))
-            )
+            message = denied(conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier("warehouse", table)))
             assert "permission denied" in message, (table, message)
         denied(conn, "SELECT warehouse.dim_date_row(current_date)")
         denied(conn, sql.SQL("SET ROLE {}").format(sql.Identifier(LOADER_ROLE)))
@@ -380,8 +351,7 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
             denied(conn, sql.SQL("DELETE FROM {}").format(view))
         for name in objects:
             assert not conn.execute(
-                "SELECT has_table_privilege(%s, "
-                "'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
+                "SELECT has_table_privilege(%s, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
                 (f"analytics.{name}",),
             ).fetchone()[0], name
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.WrongObjectType)):
@@ -397,31 +367,21 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
         for schema in ("analytics", "warehouse", "public"):
             denied(conn, f"CREATE TABLE {schema}.intruder (id int)")
             denied(conn, f"CREATE VIEW {schema}.intruder AS SELECT 1 AS one")
-            denied(
-                conn, f"CREATE FUNCTION {schema}.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'"
-            )
+            denied(conn, f"CREATE FUNCTION {schema}.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'")
         denied(conn, "CREATE SCHEMA intruder")
 
     # Nothing changed.
     assert counts(db, "analytics", objects) == expected
     assert (
         db.execute(
-            "SELECT count(*) FROM pg_class "
-            "WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
+            "SELECT count(*) FROM pg_class WHERE relname = 'intruder' OR relnamespace::regnamespace::text = 'intruder'"
         ).fetchone()[0]
         == 0
     )
-    assert (
-        db.execute(
-            "SELECT count(*) FROM warehouse.dim_customer WHERE customer_name = 'intruder'"
-        ).fetchone()[0]
-        == 0
-    )
+    assert db.execute("SELECT count(*) FROM warehouse.dim_customer WHERE customer_name = 'intruder'").fetchone()[0] == 0
 
 
-def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(
-    loaded, db, login_roles, instance, landing
-):
+def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(loaded, db, login_roles, instance, landing):
     loader = login_roles(loaded, LOADER_ROLE, run_as_group=True)
     with psycopg.connect(loader.url, autocommit=True) as conn:
         assert conn.execute("SELECT session_user, current_user").fetchone() == (
@@ -465,9 +425,7 @@ def test_loader_loads_a_sales_file_into_a_warehouse_another_role_owns(
     # and the reader keeps its SELECT on them (an owner change keeps the grants).
     for name in relations(db, "analytics"):
         db.execute(
-            sql.SQL("ALTER VIEW {} OWNER TO {}").format(
-                sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE)
-            )
+            sql.SQL("ALTER VIEW {} OWNER TO {}").format(sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE))
         )
     result = load_sales_file(defs, instance, key)
     assert result.success, step_failures(result)
@@ -486,9 +444,7 @@ def test_loader_owned_warehouse_from_an_empty_database(
     assert apply_schema(loader.url)[0] == "000_schemas.sql"
     defs = build_definitions(loader.url)
     refresh_products(defs, instance, raise_on_error=True)
-    load_sales_file(
-        defs, instance, small_file(landing, "sales_a.csv", seed=5, prefix="A"), raise_on_error=True
-    )
+    load_sales_file(defs, instance, small_file(landing, "sales_a.csv", seed=5, prefix="A"), raise_on_error=True)
 
     admin = db_admin_of(empty_database_url)
     owners = admin.execute(
@@ -611,9 +567,7 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
     # URL carrying the same password (the superuser's; trust authentication ignores it).
     storage_db = create_database(pg_server_url)
     admin_user = urlsplit(pg_server_url).username or "postgres"
-    storage_url = with_driver(
-        url_as(replace_database(pg_server_url, storage_db), admin_user, secret), "psycopg2"
-    )
+    storage_url = with_driver(url_as(replace_database(pg_server_url, storage_db), admin_user, secret), "psycopg2")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(settings.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
@@ -674,17 +628,12 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
         # Everything Dagster stored, read back raw from its tables.
         with psycopg.connect(replace_database(pg_server_url, storage_db), autocommit=True) as conn:
             tables = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-                )
+                r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
             ]
             assert {"runs", "event_logs", "snapshots"} <= set(tables)
             stored_rows = 0
             for table in tables:
-                rows = conn.execute(
-                    sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))
-                ).fetchall()
+                rows = conn.execute(sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))).fetchall()
                 stored_rows += len(rows)
                 for (row,) in rows:
                     assert secret not in row, f"the password is stored in Dagster's table {table}"

@@ -263,11 +263,7 @@ class Topology:
     def logs(self) -> str:
         parts = []
         for service in self.services:
-            state = (
-                "running"
-                if service.running
-                else f"exited with {service.proc.returncode if service.proc else '?'}"
-            )
+            state = "running" if service.running else f"exited with {service.proc.returncode if service.proc else '?'}"
             parts.append(
                 f"----- {service.name} ({state}), last {LOG_TAIL_LINES} lines of {service.log} -----\n{service.tail()}"
             )
@@ -281,9 +277,7 @@ class Topology:
         if dead:
             raise self.fail(f"process(es) exited: {', '.join(dead)}")
 
-    def wait_for(
-        self, description: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0
-    ) -> T:
+    def wait_for(self, description: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T:
         """Poll `probe` until it returns something truthy; fail with every log's tail on timeout
         or as soon as a process has died."""
         deadline = time.monotonic() + timeout
@@ -299,9 +293,7 @@ class Topology:
             except Exception as exc:  # noqa: BLE001 - not up yet: connection refused, no table yet ...
                 last_error = exc
             if time.monotonic() > deadline:
-                detail = (
-                    f"\nlast error: {type(last_error).__name__}: {last_error}" if last_error else ""
-                )
+                detail = f"\nlast error: {type(last_error).__name__}: {last_error}" if last_error else ""
                 raise self.fail(f"timed out after {timeout:.0f}s waiting for {description}{detail}")
             time.sleep(interval)
 
@@ -365,9 +357,7 @@ class Topology:
                 self._load = exc
                 raise
         if isinstance(self._load, BaseException):
-            pytest.fail(
-                f"the sensor's load failed earlier in this module: {self._load}".splitlines()[0]
-            )
+            pytest.fail(f"the sensor's load failed earlier in this module: {self._load}".splitlines()[0])
         return self._load
 
     def _drop_and_wait(self) -> SalesLoad:
@@ -375,9 +365,7 @@ class Topology:
         # in a running deployment, as in production, and the cursor of an earlier tick is used.
         started = time.monotonic()
         ticks = self.wait_for(f"the first tick of {SENSOR}", self.sensor_ticks, FIRST_TICK_TIMEOUT)
-        assert all(not t["runIds"] for t in ticks), (
-            f"the sensor launched runs before any file arrived: {ticks}"
-        )
+        assert all(not t["runIds"] for t in ticks), f"the sensor launched runs before any file arrived: {ticks}"
         self.timings["first sensor tick"] = time.monotonic() - started
 
         generated = generate_sales(
@@ -397,9 +385,7 @@ class Topology:
             runs = self.sales_runs()
             for run_id, status, _partition in runs:
                 if status in ("FAILURE", "CANCELED"):
-                    raise self.fail(
-                        f"run {run_id} of {SALES_JOB} ended {status}:\n{self.run_errors(run_id)}"
-                    )
+                    raise self.fail(f"run {run_id} of {SALES_JOB} ended {status}:\n{self.run_errors(run_id)}")
             done = [r for r in runs if r[1] == "SUCCESS"]
             return done[0] if done else None
 
@@ -411,13 +397,11 @@ class Topology:
         )
         self.timings["file dropped -> run succeeded"] = time.monotonic() - dropped
         seconds = time.monotonic() - dropped
-        ((run_seconds,),) = self.dagster_query(
-            "SELECT end_time - start_time FROM runs WHERE run_id = %s", run_id
-        )
+        ((run_seconds,),) = self.dagster_query("SELECT end_time - start_time FROM runs WHERE run_id = %s", run_id)
         self.timings["the run itself"] = run_seconds
-        loaded = self.warehouse_query(
-            "SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %s", SALES_FILE
-        )[0][0]
+        loaded = self.warehouse_query("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %s", SALES_FILE)[
+            0
+        ][0]
         return SalesLoad(run_id, seconds, run_seconds, rows_expected=expected, rows_loaded=loaded)
 
     def run_errors(self, run_id: str) -> str:
@@ -494,9 +478,7 @@ def _location_loaded(topology: Topology) -> bool:
     entries = {e["name"]: e for e in data["locationEntries"]}
     entry = entries.get(LOCATION)
     if entry is None:
-        raise topology.fail(
-            f"workspace.yaml's location {LOCATION!r} is not in the workspace: {list(entries)}"
-        )
+        raise topology.fail(f"workspace.yaml's location {LOCATION!r} is not in the workspace: {list(entries)}")
     if entry["loadStatus"] != "LOADED":
         return False
     loaded = entry["locationOrLoadError"] or {}
@@ -558,11 +540,7 @@ def topology(pg_server_url: str, template_database: str, tmp_path_factory) -> It
     while web_port == grpc_port:
         web_port = free_port()
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_"))}
     env.update(
         DAGSTER_HOME=str(home),
         DAGSTER_PG_URL=with_driver(warehouse_url, "psycopg2"),
@@ -625,9 +603,7 @@ def topology(pg_server_url: str, template_database: str, tmp_path_factory) -> It
         started = time.monotonic()
         for service in services:
             service.start(env)
-        topology.wait_for(
-            "the code server's gRPC health check", lambda: _grpc_healthy(topology), STARTUP_TIMEOUT
-        )
+        topology.wait_for("the code server's gRPC health check", lambda: _grpc_healthy(topology), STARTUP_TIMEOUT)
         topology.timings["code server healthy"] = time.monotonic() - started
         topology.wait_for(
             "the webserver's /server_info",
@@ -652,9 +628,7 @@ def topology(pg_server_url: str, template_database: str, tmp_path_factory) -> It
         stopping = time.monotonic()
         forced, remaining = stop_services(services)
         topology.timings["shutdown"] = time.monotonic() - stopping
-        print(
-            f"\ntopology timings (s): {', '.join(f'{k} {v:.1f}' for k, v in topology.timings.items())}"
-        )
+        print(f"\ntopology timings (s): {', '.join(f'{k} {v:.1f}' for k, v in topology.timings.items())}")
         if forced:
             print("stopping needed force: " + "; ".join(forced))
         drop_database(pg_server_url, database)
@@ -682,13 +656,9 @@ def test_sensor_loads_a_dropped_file(topology: Topology):
 
     # The run is in Dagster's PostgreSQL run storage, succeeded, for the file's partition,
     # launched by the sensor (its tick names the run) and not by anything else.
-    assert topology.dagster_query(
-        "SELECT count(*) FROM runs WHERE pipeline_name = %s", SALES_JOB
-    ) == [(1,)]
+    assert topology.dagster_query("SELECT count(*) FROM runs WHERE pipeline_name = %s", SALES_JOB) == [(1,)]
     assert topology.sales_runs() == [(load.run_id, "SUCCESS", SALES_FILE)]
-    tags = dict(
-        topology.dagster_query("SELECT key, value FROM run_tags WHERE run_id = %s", load.run_id)
-    )
+    tags = dict(topology.dagster_query("SELECT key, value FROM run_tags WHERE run_id = %s", load.run_id))
     assert tags.get("dagster/sensor_name") == SENSOR
     assert tags.get("dagster/partition") == SALES_FILE
     state = topology.sensor_state()
@@ -761,8 +731,7 @@ class Screens:
 # Checked before any fixture, so without a browser no topology is started for this test.
 @pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) "
-    "to run the UI test",
+    reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) to run the UI test",
 )
 def test_ui_in_a_browser(topology: Topology, browser):
     from playwright.sync_api import expect
@@ -773,15 +742,11 @@ def test_ui_in_a_browser(topology: Topology, browser):
     graph = build_definitions(topology.warehouse_url).get_repository_def().asset_graph
     assets = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
     groups = sorted({graph.get(key).group_name for key in graph.get_all_asset_keys()})
-    fact_checks = sorted(
-        k.name for k in graph.asset_check_keys if k.asset_key.to_user_string() == "fact_sales"
-    )
+    fact_checks = sorted(k.name for k in graph.asset_check_keys if k.asset_key.to_user_string() == "fact_sales")
     assert len(assets) >= 17 and len(fact_checks) >= 4, (assets, fact_checks)
 
     # Tall enough that the catalog's virtualised table renders every row without scrolling.
-    context = browser.new_context(
-        viewport={"width": 1600, "height": 2400}, base_url=topology.webserver_url
-    )
+    context = browser.new_context(viewport={"width": 1600, "height": 2400}, base_url=topology.webserver_url)
     context.set_default_timeout(30_000)
     page = context.new_page()
     # The fixture marks the instance's "join the community" dialog as seen; should it show
@@ -800,17 +765,13 @@ def test_ui_in_a_browser(topology: Topology, browser):
                 expect(link, f"asset {name} is not in the catalog").to_contain_text(name)
             for group in groups:
                 group_links = page.get_by_role("link").filter(has_text=re.compile(rf"^{group}$"))
-                expect(
-                    group_links.first, f"no asset of group {group} in the catalog"
-                ).to_be_visible()
+                expect(group_links.first, f"no asset of group {group} in the catalog").to_be_visible()
 
         with shots.step("asset-lineage"):
             page.goto("/asset-groups", wait_until="networkidle")
             expect(page.get_by_text("Global asset lineage")).to_be_visible()
             for group in groups:
-                expect(
-                    page.get_by_text(group, exact=True).first, f"group {group} not in the lineage"
-                ).to_be_visible()
+                expect(page.get_by_text(group, exact=True).first, f"group {group} not in the lineage").to_be_visible()
 
         with shots.step("automation"):
             page.goto("/automation", wait_until="networkidle")
@@ -835,19 +796,13 @@ def test_ui_in_a_browser(topology: Topology, browser):
 
         for name in fact_checks:
             with shots.step(f"check-{name}"):
-                page.goto(
-                    f"/assets/fact_sales?view=checks&checkDetail={name}", wait_until="networkidle"
-                )
+                page.goto(f"/assets/fact_sales?view=checks&checkDetail={name}", wait_until="networkidle")
                 expect(page.get_by_text(f"Checks ({len(fact_checks)})")).to_be_visible()
                 # In the list every check of fact_sales, each with its last status ...
                 for other in fact_checks:
-                    expect(
-                        page.get_by_title(other, exact=True).first.locator("xpath=..")
-                    ).to_contain_text("Succeeded")
+                    expect(page.get_by_title(other, exact=True).first.locator("xpath=..")).to_contain_text("Succeeded")
                 # ... and the selected one's latest evaluation: passed, over the sensor's file.
-                expect(
-                    page.get_by_text("Evaluation result", exact=True).locator("xpath=..")
-                ).to_contain_text("Passed")
+                expect(page.get_by_text("Evaluation result", exact=True).locator("xpath=..")).to_contain_text("Passed")
                 expect(page.get_by_text(f"file {SALES_FILE}", exact=True)).to_be_visible()
     finally:
         context.close()

@@ -58,7 +58,11 @@ def validate_products(payload: Iterable[Any], loaded_at: dt.datetime) -> Validat
             continue
         if product.id in seen:
             rejected.append(
-                {"product_id": product.id, "errors": [{"field": "id", "message": "duplicate id in the response"}], "raw": item}
+                {
+                    "product_id": product.id,
+                    "errors": [{"field": "id", "message": "duplicate id in the response"}],
+                    "raw": item,
+                }
             )
             continue
         seen.add(product.id)
@@ -103,7 +107,13 @@ def raw_products(context: dg.AssetExecutionContext, fakestore: FakeStoreClient) 
                 "INSERT INTO warehouse.rejected_products (product_id, errors, raw_record, source, rejected_at)"
                 " VALUES (%s, %s, %s, %s, %s)",
                 [
-                    (None if r["product_id"] is None else str(r["product_id"]), Jsonb(r["errors"]), Jsonb(r["raw"]), fetched.source, loaded_at)
+                    (
+                        None if r["product_id"] is None else str(r["product_id"]),
+                        Jsonb(r["errors"]),
+                        Jsonb(r["raw"]),
+                        fetched.source,
+                        loaded_at,
+                    )
                     for r in result.rejected
                 ],
             )

@@ -122,7 +122,7 @@ def raw_sales(context: dg.AssetExecutionContext) -> DataFrameChunks:
             context.log.warning(f"{key}: {s.rows_rejected} of {s.rows_read} rows rejected: {dict(s.reasons)}")
         return _ledger_metadata(s)
 
-    return DataFrameChunks(reader.chunks(), finalize=record_in_ledger, prefetch=2)
+    return DataFrameChunks(reader.chunks(), finalize=record_in_ledger, prefetch=1)
 
 
 @dg.asset(

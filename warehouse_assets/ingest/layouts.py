@@ -346,9 +346,7 @@ class SurrogateId(Expr):
         codes = _text(self.value.evaluate(ctx))
         encoded = pc.dictionary_encode(codes)
         # One hash per distinct code of the chunk, not per row.
-        ids = [
-            ctx.layout._surrogate(code, ctx.source_file) for code in encoded.dictionary.to_pylist()
-        ]
+        ids = [ctx.layout._surrogate(code, ctx.source_file) for code in encoded.dictionary.to_pylist()]
         return pa.array(ids, pa.string()).take(encoded.indices)
 
 
@@ -370,9 +368,7 @@ _KNOWN = ", ".join(_KINDS)
 def _scalar_text(value: Any, where: str) -> str:
     if isinstance(value, bool) or value is None or not isinstance(value, (str, int, float)):
         raise ValueError(f"{where}expected text or a number, got {value!r}")
-    return (
-        value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    )
+    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
 
 
 def parse_expression(raw: Any, where: str = "") -> Expr:
@@ -395,8 +391,7 @@ def parse_expression(raw: Any, where: str = "") -> Expr:
         raise ValueError(f"{here}unknown expression key {unknown[0]!r} (known: {_KNOWN})")
     if len(kinds) != 1:
         raise ValueError(
-            f"{here}an expression has exactly one of the keys {_KNOWN}; "
-            f"got {', '.join(map(repr, kinds)) or 'none'}"
+            f"{here}an expression has exactly one of the keys {_KNOWN}; got {', '.join(map(repr, kinds)) or 'none'}"
         )
     kind = kinds[0]
     arg = raw[kind]
@@ -448,9 +443,7 @@ def parse_expression(raw: Any, where: str = "") -> Expr:
     if extra:
         raise ValueError(f"{inner}: unknown key {extra[0]!r} (known: column, value, sep, index)")
     if ("column" in arg) == ("value" in arg):
-        raise ValueError(
-            f"{inner}: give exactly one of column (a source column) or value (an expression)"
-        )
+        raise ValueError(f"{inner}: give exactly one of column (a source column) or value (an expression)")
     if "column" in arg:
         if not isinstance(arg["column"], str):
             raise ValueError(f"{inner}.column: a column name is text, got {arg['column']!r}")
@@ -588,9 +581,7 @@ class DateOptions(_Strict):
         for i, fmt in enumerate(self.formats):
             if "%d" in fmt and "%m" in fmt and (fmt.index("%d") < fmt.index("%m")) != self.dayfirst:
                 order = "day before month" if self.dayfirst else "month before day"
-                raise ValueError(
-                    f"formats[{i}] {fmt!r} disagrees with dayfirst: {self.dayfirst} ({order})"
-                )
+                raise ValueError(f"formats[{i}] {fmt!r} disagrees with dayfirst: {self.dayfirst} ({order})")
         return self
 
 
@@ -612,9 +603,7 @@ class Condition(_Strict):
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
         tests = [
-            k
-            for k in ("matches", "not_matches", "equals", "less_than", "greater_than")
-            if getattr(self, k) is not None
+            k for k in ("matches", "not_matches", "equals", "less_than", "greater_than") if getattr(self, k) is not None
         ]
         if len(tests) != 1:
             raise ValueError(
@@ -631,18 +620,12 @@ class Condition(_Strict):
             return ~_mask(pc.match_substring_regex(cell, self.not_matches))
         if self.equals is not None:
             return _mask(pc.equal(cell, self.equals))
-        shaped = pc.fill_null(
-            pc.match_substring_regex(cell, r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"), False
+        shaped = pc.fill_null(pc.match_substring_regex(cell, r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"), False)
+        values = pc.fill_null(pc.cast(pc.if_else(shaped, cell, _NULL), pa.float64()), np.nan).to_numpy(
+            zero_copy_only=False
         )
-        values = pc.fill_null(
-            pc.cast(pc.if_else(shaped, cell, _NULL), pa.float64()), np.nan
-        ).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
-            return (
-                values < self.less_than
-                if self.less_than is not None
-                else values > self.greater_than
-            )
+            return values < self.less_than if self.less_than is not None else values > self.greater_than
 
 
 class RowRule(_Strict):
@@ -696,9 +679,7 @@ class LayoutSpec(_Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         if not re.match(_REASON_CODE, value):
-            raise ValueError(
-                f"a layout name is lower_snake_case (it names the source), got {value!r}"
-            )
+            raise ValueError(f"a layout name is lower_snake_case (it names the source), got {value!r}")
         return value
 
     @field_validator("description")
@@ -726,9 +707,7 @@ class LayoutSpec(_Strict):
     def _contract_columns(cls, value: dict[str, Expr]) -> dict[str, Expr]:
         unknown = [k for k in value if k not in SALES_COLUMNS]
         if unknown:
-            raise ValueError(
-                f"unknown contract column {unknown[0]!r} (contract columns: {', '.join(SALES_COLUMNS)})"
-            )
+            raise ValueError(f"unknown contract column {unknown[0]!r} (contract columns: {', '.join(SALES_COLUMNS)})")
         missing = [c for c in REQUIRED_COLUMNS if c not in value]
         if missing:
             raise ValueError(
@@ -788,9 +767,7 @@ class Layout:
     def from_dict(cls, data: Any, path: Path | str = "<memory>") -> Layout:
         source = _display(path) if path != "<memory>" else path
         if not isinstance(data, dict):
-            raise LayoutError(
-                f"{source}: a layout file is a YAML mapping (name, description, columns, ...)"
-            )
+            raise LayoutError(f"{source}: a layout file is a YAML mapping (name, description, columns, ...)")
         try:
             return cls(LayoutSpec.model_validate(data), source)
         except ValidationError as exc:
@@ -881,11 +858,7 @@ class Layout:
             contract[name] = _text(expr.evaluate(ctx)) if expr is not None else ctx.constant("")
         reasons: dict[int, list[str]] = {}
         for rule in self.spec.row_rules:
-            hit = (
-                np.logical_and.reduce([c.evaluate(ctx) for c in rule.when])
-                if n
-                else np.zeros(0, bool)
-            )
+            hit = np.logical_and.reduce([c.evaluate(ctx) for c in rule.when]) if n else np.zeros(0, bool)
             for i in np.flatnonzero(hit):
                 reasons.setdefault(int(i), []).append(rule.reason)
         return contract, reasons
@@ -911,9 +884,7 @@ class Layout:
                 aware_rows = part.str.contains(_ISO_OFFSET, regex=True).to_numpy()
                 parsed = pd.Series(pd.NaT, index=part.index, dtype="datetime64[ns, UTC]")
                 if aware_rows.any():
-                    parsed[aware_rows] = pd.to_datetime(
-                        part[aware_rows], format="ISO8601", utc=True, errors="coerce"
-                    )
+                    parsed[aware_rows] = pd.to_datetime(part[aware_rows], format="ISO8601", utc=True, errors="coerce")
                 if (~aware_rows).any():
                     parsed[~aware_rows] = self._localise(
                         pd.to_datetime(part[~aware_rows], format="ISO8601", errors="coerce")
@@ -930,9 +901,7 @@ class Layout:
         naive = naive.astype("datetime64[ns]")
         if self._zone == "UTC":
             return naive.dt.tz_localize("UTC")
-        local = naive.dt.tz_localize(
-            self._zone, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
-        )
+        local = naive.dt.tz_localize(self._zone, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
         return local.dt.tz_convert("UTC")
 
 
@@ -985,7 +954,7 @@ def find_layout(relative_path: str, layouts: list[Layout]) -> Layout | None:
     if len(matched) > 1:
         raise LayoutError(
             f"{relative_path}: matched by more than one layout: "
-            f"{', '.join(f'{l.name} ({l.path})' for l in matched)}; make their applies_to exclusive"
+            f"{', '.join(f'{m.name} ({m.path})' for m in matched)}; make their applies_to exclusive"
         )
     return matched[0] if matched else None
 

@@ -114,9 +114,7 @@ class FakeStoreClient(dg.ConfigurableResource):
             session.mount("https://", HTTPAdapter(max_retries=self._retry()))
             session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
             try:
-                response = session.get(
-                    url, timeout=(self.connect_timeout, self.read_timeout), stream=True
-                )
+                response = session.get(url, timeout=(self.connect_timeout, self.read_timeout), stream=True)
             except requests.RequestException as exc:
                 raise _request_failed(url, exc, self.max_attempts) from exc
             with response:
@@ -125,9 +123,7 @@ class FakeStoreClient(dg.ConfigurableResource):
                 attempts = len(retries.history) + 1 if retries is not None else 1
                 if not response.ok:
                     status = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-                    raise FakeStoreError(
-                        f"GET {url} failed after {_n_attempts(attempts)}: last status {status}"
-                    )
+                    raise FakeStoreError(f"GET {url} failed after {_n_attempts(attempts)}: last status {status}")
                 try:
                     # Read inside the try: a body cut off mid-way surfaces here, not in get().
                     body = response.content
@@ -163,9 +159,7 @@ def _snapshot_path(base_url: str) -> Path:
     elif len(scheme) <= 1:
         path = settings.project_path(base_url)
     else:
-        raise FakeStoreError(
-            f"{base_url}: not an http(s) URL, a file:// URL or a path to a JSON snapshot"
-        )
+        raise FakeStoreError(f"{base_url}: not an http(s) URL, a file:// URL or a path to a JSON snapshot")
     return path / "products.json" if path.is_dir() else path
 
 
@@ -175,17 +169,13 @@ def _read_snapshot(path: Path) -> list[Any]:
     except OSError as exc:
         # A base URL typed without http:// lands here, so say what the setting accepts.
         hint = " (base_url takes an http(s) URL or a snapshot path)" if not path.exists() else ""
-        raise FakeStoreError(
-            f"cannot read the products snapshot {path}: {exc.strerror or exc}{hint}"
-        ) from exc
+        raise FakeStoreError(f"cannot read the products snapshot {path}: {exc.strerror or exc}{hint}") from exc
     return _json_array(body, str(path), "file")
 
 
 def _json_array(body: bytes, source: str, content_type: str) -> list[Any]:
     if not body.strip():
-        raise FakeStoreError(
-            f"{source} returned an empty body ({content_type}); expected a JSON array of products"
-        )
+        raise FakeStoreError(f"{source} returned an empty body ({content_type}); expected a JSON array of products")
     try:
         parsed = json.loads(body)
     except ValueError as exc:
@@ -196,6 +186,5 @@ def _json_array(body: bytes, source: str, content_type: str) -> list[Any]:
         got = _JSON_KINDS.get(type(parsed), "a JSON value")
     preview = body[:PREVIEW_CHARS].decode("utf-8", errors="replace")
     raise FakeStoreError(
-        f"{source} returned {got} ({content_type}), starting {preview!r}; "
-        "expected a JSON array of products"
+        f"{source} returned {got} ({content_type}), starting {preview!r}; expected a JSON array of products"
     )

@@ -38,6 +38,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from dagster._core.definitions.partitions.utils import TimeWindow
 from dagster._core.storage.db_io_manager import (
     DbClient,
     DbIOManager,
@@ -45,7 +46,6 @@ from dagster._core.storage.db_io_manager import (
     TablePartitionDimension,
     TableSlice,
 )
-from dagster._core.definitions.partitions.utils import TimeWindow
 from psycopg import sql
 from pydantic import Field
 
@@ -77,6 +77,23 @@ class DataFrameChunks:
 
     def __iter__(self) -> Iterator[pd.DataFrame | pa.Table]:
         return _prefetched(iter(self._chunks), self.prefetch) if self.prefetch else iter(self._chunks)
+
+
+def _release_memory() -> None:
+    """Hand memory freed by a long streamed write back to the operating system.
+
+    Arrow's pool and glibc's malloc keep freed pages for reuse; after streaming a large file the
+    run goes on (SQL, views, a chart) with the high-water mark of the stream still resident.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def _prefetched(chunks: Iterator, depth: int) -> Iterator:
@@ -165,7 +182,7 @@ def postgres_type(series: pd.Series) -> str:
         return "double precision"
     if pd.api.types.is_timedelta64_dtype(dtype):
         return "interval"
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) and dtype != object:
+    if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)):
         return "text"
     return _object_column_type(series)
 
@@ -331,9 +348,7 @@ class PostgresDbClient(DbClient):
 
     def select(self, table_slice: TableSlice) -> tuple[sql.Composable, list]:
         cols = (
-            sql.SQL(", ").join(sql.Identifier(c) for c in table_slice.columns)
-            if table_slice.columns
-            else sql.SQL("*")
+            sql.SQL(", ").join(sql.Identifier(c) for c in table_slice.columns) if table_slice.columns else sql.SQL("*")
         )
         where, params = where_clause(table_slice.partition_dimensions)
         return sql.SQL("SELECT {} FROM {}").format(cols, _table_ident(table_slice)) + where, params
@@ -389,12 +404,12 @@ class PandasPostgresTypeHandler(DbTypeHandler):
                 copy.write(payload)
             rows += len(chunk)
         extra = finalize(connection) if finalize else {}
+        if not isinstance(obj, pd.DataFrame):
+            _release_memory()
         return {
             **extra,
             "dagster/row_count": dg.MetadataValue.int(rows),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name=c, type=t) for c, t in types.items()]
-            ),
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in types.items()]),
             "table": dg.MetadataValue.text(f"{table_slice.schema}.{table_slice.table}"),
             "partitions replaced": dg.MetadataValue.text(
                 ", ".join(
@@ -423,7 +438,9 @@ class PandasPostgresTypeHandler(DbTypeHandler):
         for c, t in types.items():
             if c not in existing:
                 conn.execute(
-                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(ident, sql.Identifier(c), sql.SQL(_checked_type(t)))
+                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                        ident, sql.Identifier(c), sql.SQL(_checked_type(t))
+                    )
                 )
 
     def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
@@ -460,8 +477,7 @@ class PostgresPandasIOManager(dg.ConfigurableIOManagerFactory):
     schema_: str | None = Field(
         default=None,
         alias="schema",
-        description="Schema for assets without a key prefix or `schema` metadata "
-        f"(default {DEFAULT_SCHEMA!r}).",
+        description=f"Schema for assets without a key prefix or `schema` metadata (default {DEFAULT_SCHEMA!r}).",
     )
 
     def create_io_manager(self, context) -> DbIOManager:

@@ -118,9 +118,7 @@ def libpq_url(url: str) -> str:
 # libpq parameters whose values are secrets: the password, and the one of an SSL client key.
 _SECRET_PARAMETERS = ("password", "sslpassword")
 # A secret in a libpq key=value string: `password=value`, the value bare or single-quoted.
-_SECRET_KEYWORD = re.compile(
-    r"(?<![\w])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE
-)
+_SECRET_KEYWORD = re.compile(r"(?<![\w])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -140,9 +138,7 @@ def mask_url(url: str) -> str:
         if ":" in userinfo:
             user = userinfo.split(":", 1)[0]
             netloc = f"{user}:***@{host}"
-    query = urlencode(
-        [(k, "***" if k.lower() in _SECRET_PARAMETERS else v) for k, v in parse_qsl(parts.query)]
-    )
+    query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMETERS else v) for k, v in parse_qsl(parts.query)])
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -87,12 +87,7 @@ def rows_by_id(db: psycopg.Connection, table: str) -> dict[int, dict[str, Any]]:
 
 def table_as_text(db: psycopg.Connection, table: str) -> list[str]:
     """Every row in PostgreSQL's own text form: equal lists mean byte-identical contents."""
-    return [
-        row[0]
-        for row in db.execute(
-            f"SELECT t::text FROM warehouse.{table} AS t ORDER BY t::text"
-        ).fetchall()
-    ]
+    return [row[0] for row in db.execute(f"SELECT t::text FROM warehouse.{table} AS t ORDER BY t::text").fetchall()]
 
 
 def price(value: Any) -> str:
@@ -191,9 +186,7 @@ BAD_RESPONSES = {
 
 
 @pytest.mark.parametrize("kind", list(BAD_RESPONSES))
-def test_bad_response_fails_and_leaves_tables_unchanged(
-    kind, serve, warehouse_url, db, instance, real_body
-) -> None:
+def test_bad_response_fails_and_leaves_tables_unchanged(kind, serve, warehouse_url, db, instance, real_body) -> None:
     first = run_products_job(warehouse_url, instance, serve(Reply(body=real_body)))
     assert first.success, step_failures(first)
     before = {t: table_as_text(db, t) for t in ("dim_product", "raw_products", "rejected_products")}
@@ -252,9 +245,7 @@ def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(
     assert result.success, step_failures(result)
     rejected = {
         row["product_id"]: row
-        for row in db.cursor(row_factory=dict_row)
-        .execute("SELECT * FROM warehouse.rejected_products")
-        .fetchall()
+        for row in db.cursor(row_factory=dict_row).execute("SELECT * FROM warehouse.rejected_products").fetchall()
     }
     assert set(rejected) == {str(pid) for pid in invalid}
     for pid, (item, fields) in invalid.items():
@@ -281,9 +272,7 @@ def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(
 # --------------------------------------------------------------------------------- SCD type 1
 
 
-def test_changed_price_updates_only_that_row(
-    serve, warehouse_url, db, instance, real_products
-) -> None:
+def test_changed_price_updates_only_that_row(serve, warehouse_url, db, instance, real_products) -> None:
     assert run_products_job(warehouse_url, instance, serve(json_reply(real_products))).success
     before = rows_by_id(db, "dim_product")
     changed = copy.deepcopy(real_products)
@@ -325,9 +314,7 @@ def test_identical_response_changes_nothing(serve, warehouse_url, db, instance, 
     }
 
 
-def test_product_missing_from_a_later_response_is_kept(
-    serve, warehouse_url, db, instance, real_products
-) -> None:
+def test_product_missing_from_a_later_response_is_kept(serve, warehouse_url, db, instance, real_products) -> None:
     assert run_products_job(warehouse_url, instance, serve(json_reply(real_products))).success
     before = rows_by_id(db, "dim_product")
     gone = real_products[-1]["id"]
@@ -345,9 +332,7 @@ def test_product_missing_from_a_later_response_is_kept(
     }
 
 
-def test_inferred_member_is_filled_in_from_the_api(
-    serve, warehouse_url, db, instance, real_products
-) -> None:
+def test_inferred_member_is_filled_in_from_the_api(serve, warehouse_url, db, instance, real_products) -> None:
     # As the sales load does for a sale of a product the warehouse has not seen yet.
     db.execute(
         "INSERT INTO warehouse.dim_product (product_id, product_name, is_inferred)"
@@ -364,10 +349,7 @@ def test_inferred_member_is_filled_in_from_the_api(
     assert row["category"] == product["category"]
     assert str(row["unit_price"]) == price(product["price"])
     assert row["image_url"] == product["image"]
-    assert (
-        db.execute("SELECT count(*) FROM warehouse.dim_product WHERE is_inferred").fetchone()[0]
-        == 0
-    )
+    assert db.execute("SELECT count(*) FROM warehouse.dim_product WHERE is_inferred").fetchone()[0] == 0
     counts = dim_product_counts(result)
     assert (counts["inserted"], counts["updated"]) == (19, 1)
     assert materialization_metadata(result, "dim_product")["inferred_members"] == 0
@@ -395,9 +377,7 @@ def schedule_env() -> Iterator:
         importlib.reload(warehouse_assets.definitions)
 
 
-@pytest.mark.parametrize(
-    ("cron", "timezone"), [("30 2 * * 1-5", "Europe/Paris"), ("0 */4 * * *", "America/New_York")]
-)
+@pytest.mark.parametrize(("cron", "timezone"), [("30 2 * * 1-5", "Europe/Paris"), ("0 */4 * * *", "America/New_York")])
 def test_products_schedule_follows_settings_and_requests_products_job(
     schedule_env, instance, cron: str, timezone: str
 ) -> None:

@@ -17,7 +17,12 @@ from warehouse_assets_tests.ingest.test_layouts import (
 
 CASES = {
     # file, where it is dropped in the landing folder, encoding, the pandas rules
-    "online_retail": ("online_retail_sample.csv", "online_retail/online_retail_sample.csv", "utf-8", expected_online_retail),
+    "online_retail": (
+        "online_retail_sample.csv",
+        "online_retail/online_retail_sample.csv",
+        "utf-8",
+        expected_online_retail,
+    ),
     "superstore": ("superstore_sample.csv", "superstore/superstore_sample.csv", "utf-8-sig", expected_superstore),
     "sales_january_2019": ("Sales_January_2019.csv", "Sales_January_2019.csv", "utf-8", expected_sales_january),
 }
@@ -43,7 +48,9 @@ def test_real_export_loads_through_its_layout(layout, realdata, landing, layouts
         "SELECT rows_read, rows_skipped, layout FROM warehouse.sales_files WHERE source_file = %s", (key,)
     ).fetchone()
     loaded = db.execute("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %s", (key,)).fetchone()[0]
-    quarantined = db.execute("SELECT count(*) FROM warehouse.rejected_sales WHERE source_file = %s", (key,)).fetchone()[0]
+    quarantined = db.execute("SELECT count(*) FROM warehouse.rejected_sales WHERE source_file = %s", (key,)).fetchone()[
+        0
+    ]
     assert used_layout == layout
     assert read == loaded + quarantined + skipped
     assert read == len(raw_frame(realdata / name, encoding=encoding))

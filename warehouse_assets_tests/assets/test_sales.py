@@ -62,8 +62,19 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
         "SELECT transaction_id, customer_id, product_id, quantity, unit_price::text, total_amount::text, "
         "to_char(transaction_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), source_line FROM warehouse.fact_sales"
     ).fetchall()
-    facts = pd.DataFrame(rows, columns=["transaction_id", "customer_id", "product_id", "quantity", "unit_price",
-                                        "total_amount", "transaction_date", "line"]).sort_values("transaction_id")
+    facts = pd.DataFrame(
+        rows,
+        columns=[
+            "transaction_id",
+            "customer_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "total_amount",
+            "transaction_date",
+            "line",
+        ],
+    ).sort_values("transaction_id")
     expected = good.sort_values("transaction_id")
     assert facts["transaction_id"].tolist() == expected["transaction_id"].tolist()
     assert facts["total_amount"].tolist() == expected["total_amount"].tolist()
@@ -78,16 +89,16 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
         "SELECT product_id, product_name FROM warehouse.dim_product WHERE is_inferred ORDER BY product_id"
     ).fetchall()
     assert [p for p, _ in inferred] == sorted({int(p) for p in good["product_id"]})  # no API load yet
-    assert ("Unknown product %d" % unknown[0]) in [name for _, name in inferred]
+    assert f"Unknown product {unknown[0]}" in [name for _, name in inferred]
 
     # dim_customer: totals from the facts, attributes from the latest transaction.
     cents = good["total_amount"].str.replace(".", "", regex=False).astype(int)
-    expected_customers = {
-        cid: (len(rows), int(cents[rows.index].sum())) for cid, rows in good.groupby("customer_id")
-    }
+    expected_customers = {cid: (len(rows), int(cents[rows.index].sum())) for cid, rows in good.groupby("customer_id")}
     dim = {
         cid: (orders, int(ltv * 100))
-        for cid, orders, ltv in db.execute("SELECT customer_id, total_orders, lifetime_value FROM warehouse.dim_customer")
+        for cid, orders, ltv in db.execute(
+            "SELECT customer_id, total_orders, lifetime_value FROM warehouse.dim_customer"
+        )
     }
     assert dim == expected_customers
     # The ledger reconciles.
@@ -127,14 +138,17 @@ def test_a_changed_file_replaces_its_rows(db, defs, instance, landing):
         "T4,2024-05-09 10:00:00,C3,Cy,Oslo,Norway,3,1,7.50,7.50,cash\n"
     )
     assert load_sales_file(defs, instance, "day.csv").success
-    assert db.execute(
-        "SELECT transaction_id, total_amount::text FROM warehouse.fact_sales ORDER BY 1"
-    ).fetchall() == [("T1", "30.00"), ("T4", "7.50")]
+    assert db.execute("SELECT transaction_id, total_amount::text FROM warehouse.fact_sales ORDER BY 1").fetchall() == [
+        ("T1", "30.00"),
+        ("T4", "7.50"),
+    ]
     # C2 has no sales any more; C1 moved to Lyon; the daily aggregates forgot 2 and 3 May.
     assert db.execute(
         "SELECT customer_id, city, total_orders, lifetime_value::text FROM warehouse.dim_customer ORDER BY 1"
     ).fetchall() == [("C1", "Lyon", 1, "30.00"), ("C3", "Oslo", 1, "7.50")]
-    assert db.execute("SELECT date_key, sum(total_revenue)::text FROM warehouse.agg_sales_daily GROUP BY 1 ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT date_key, sum(total_revenue)::text FROM warehouse.agg_sales_daily GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [
         (20240501, "30.00"),
         (20240509, "7.50"),
     ]
@@ -147,12 +161,15 @@ def test_a_changed_file_replaces_its_rows(db, defs, instance, landing):
 def test_cross_file_duplicate_is_quarantined_and_first_load_wins(db, defs, instance, landing):
     (landing / "first.csv").write_text(HEADER + "\nT1,2024-05-01,C1,Ann,Paris,France,1,1,10.00,10.00,cash\n")
     (landing / "second.csv").write_text(
-        HEADER + "\nT1,2024-05-02,C9,Zed,Rome,Italy,2,1,99.00,99.00,cash\nT2,2024-05-02,C9,Zed,Rome,Italy,2,1,1.00,1.00,cash\n"
+        HEADER
+        + "\nT1,2024-05-02,C9,Zed,Rome,Italy,2,1,99.00,99.00,cash\nT2,2024-05-02,C9,Zed,Rome,Italy,2,1,1.00,1.00,cash\n"
     )
     assert load_sales_file(defs, instance, "first.csv").success
     result = load_sales_file(defs, instance, "second.csv")
     assert result.success
-    assert db.execute("SELECT transaction_id, source_file, total_amount::text FROM warehouse.fact_sales ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT transaction_id, source_file, total_amount::text FROM warehouse.fact_sales ORDER BY 1"
+    ).fetchall() == [
         ("T1", "first.csv", "10.00"),
         ("T2", "second.csv", "1.00"),
     ]
@@ -162,17 +179,23 @@ def test_cross_file_duplicate_is_quarantined_and_first_load_wins(db, defs, insta
     assert (line, reasons) == (2, ["duplicate_transaction"])
     assert raw["first_loaded_from"] == "first.csv" and raw["customer_id"] == "C9"
     # C9's attributes come only from its loaded fact, not from the quarantined duplicate.
-    assert db.execute("SELECT total_orders, lifetime_value::text FROM warehouse.dim_customer WHERE customer_id = 'C9'").fetchone() == (1, "1.00")
+    assert db.execute(
+        "SELECT total_orders, lifetime_value::text FROM warehouse.dim_customer WHERE customer_id = 'C9'"
+    ).fetchone() == (1, "1.00")
     # Reloading the first file keeps it the winner; the second file's duplicate stays quarantined.
     assert load_sales_file(defs, instance, "first.csv").success
-    assert count(db, "SELECT count(*) FROM warehouse.rejected_sales WHERE reasons = ARRAY['duplicate_transaction']") == 1
+    assert (
+        count(db, "SELECT count(*) FROM warehouse.rejected_sales WHERE reasons = ARRAY['duplicate_transaction']") == 1
+    )
 
 
 def test_later_dates_extend_dim_date_and_2027_is_in_the_future(db, defs, instance, landing):
     (landing / "old.csv").write_text(HEADER + "\nT1,2023-12-30,C1,Ann,Paris,France,1,1,10.00,10.00,cash\n")
     assert load_sales_file(defs, instance, "old.csv").success
     assert db.execute("SELECT min(full_date), max(full_date), count(*) FROM warehouse.dim_date").fetchone() == (
-        dt.date(2023, 12, 30), dt.date(2023, 12, 30), 1,
+        dt.date(2023, 12, 30),
+        dt.date(2023, 12, 30),
+        1,
     )
     # dim_date is not a fixed 2023-2025 calendar: a later sale extends it, gap-free. (A 2027
     # transaction is later than today, so the contract quarantines it as future_date.)
@@ -184,10 +207,14 @@ def test_later_dates_extend_dim_date_and_2027_is_in_the_future(db, defs, instanc
     first, last, days = db.execute("SELECT min(full_date), max(full_date), count(*) FROM warehouse.dim_date").fetchone()
     assert (first, last) == (dt.date(2023, 12, 30), dt.date(2026, 1, 2))
     assert days == (last - first).days + 1
-    row = db.execute("SELECT year, quarter, month, month_name, day_of_week, day_name, week_of_year, is_weekend "
-                     "FROM warehouse.dim_date WHERE date_key = 20260102").fetchone()
+    row = db.execute(
+        "SELECT year, quarter, month, month_name, day_of_week, day_name, week_of_year, is_weekend "
+        "FROM warehouse.dim_date WHERE date_key = 20260102"
+    ).fetchone()
     assert row == (2026, 1, 1, "January", 5, "Friday", 1, False)
-    assert db.execute("SELECT reasons FROM warehouse.rejected_sales WHERE transaction_id = 'T3'").fetchone() == (["future_date"],)
+    assert db.execute("SELECT reasons FROM warehouse.rejected_sales WHERE transaction_id = 'T3'").fetchone() == (
+        ["future_date"],
+    )
 
 
 def test_bad_header_fails_naming_the_columns_and_loads_nothing(db, defs, instance, landing):
@@ -249,7 +276,9 @@ def test_a_customer_takes_attributes_from_the_latest_transaction_across_files(db
 def test_text_survives_exactly(db, defs, instance, landing, encoding):
     name = 'Zoë "Z" O\'Brien, Jr.'
     (landing / "text.csv").write_bytes(
-        (HEADER + f'\nT1,2024-01-10,C1,"{name.replace(chr(34), chr(34) * 2)}",Kraków,Polska,1,1,10.00,10.00,cash\n').encode(encoding)
+        (
+            HEADER + f'\nT1,2024-01-10,C1,"{name.replace(chr(34), chr(34) * 2)}",Kraków,Polska,1,1,10.00,10.00,cash\n'
+        ).encode(encoding)
     )
     assert load_sales_file(defs, instance, "text.csv").success
     assert db.execute("SELECT customer_name, city FROM warehouse.dim_customer").fetchone() == (name, "Kraków")

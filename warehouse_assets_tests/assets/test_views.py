@@ -42,9 +42,7 @@ from warehouse_assets_tests.helpers import load_sales_file, refresh_products, st
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_DIR / "sql"
-VIEW_FILES = {
-    p.stem: p for folder in ("views", "analytics") for p in sorted((SQL_DIR / folder).glob("*.sql"))
-}
+VIEW_FILES = {p.stem: p for folder in ("views", "analytics") for p in sorted((SQL_DIR / folder).glob("*.sql"))}
 
 # ====================================================================== the input data set
 
@@ -127,11 +125,7 @@ EDGE_LINES = {
 def write_inputs(landing: Path, snapshot: Path) -> None:
     """The products snapshot and the three sales files of the data set."""
     write_products(snapshot, products=KNOWN_PRODUCTS)
-    products = [
-        p
-        for p in json.loads(snapshot.read_text(encoding="utf-8"))
-        if p["id"] not in UNKNOWN_IN_SALES
-    ]
+    products = [p for p in json.loads(snapshot.read_text(encoding="utf-8")) if p["id"] not in UNKNOWN_IN_SALES]
     snapshot.write_text(json.dumps(products, ensure_ascii=False), encoding="utf-8")
     for key, spec in SPECS.items():
         path = landing / key
@@ -175,9 +169,7 @@ def ratio(numerator, denominator, places: int) -> Decimal | None:
         return None
     with localcontext() as ctx:
         ctx.prec = 50
-        return (Decimal(numerator) / Decimal(denominator)).quantize(
-            Decimal(1).scaleb(-places), ROUND_HALF_UP
-        )
+        return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
 
 
 def growth(current, previous, places: int = 4) -> Decimal | None:
@@ -185,9 +177,7 @@ def growth(current, previous, places: int = 4) -> Decimal | None:
         return None
     with localcontext() as ctx:
         ctx.prec = 50
-        return (Decimal(current) / Decimal(previous) - 1).quantize(
-            Decimal(1).scaleb(-places), ROUND_HALF_UP
-        )
+        return (Decimal(current) / Decimal(previous) - 1).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
 
 
 def parse_row(raw: dict[str, str], now: dt.datetime) -> dict | None:
@@ -353,10 +343,7 @@ class Model:
     def vw_customer_lifetime_value(self) -> list[dict]:
         facts = self.facts
         latest = (
-            facts.sort_values(["ts", "source_file", "line"])
-            .groupby("customer_id")
-            .tail(1)
-            .set_index("customer_id")
+            facts.sort_values(["ts", "source_file", "line"]).groupby("customer_id").tail(1).set_index("customer_id")
         )
         totals = facts.groupby("customer_id").agg(
             n=("transaction_id", "size"),
@@ -406,9 +393,7 @@ class Model:
                 "avg_unit_price": r["avg_unit_price"],
                 "rank_in_category": in_category[r["product_id"]],
                 "overall_rank": overall[r["product_id"]],
-                "share_of_category_revenue": ratio(
-                    r["total_revenue"], category_total[r["category"]], 4
-                ),
+                "share_of_category_revenue": ratio(r["total_revenue"], category_total[r["category"]], 4),
             }
             for r in rows
         ]
@@ -454,9 +439,7 @@ class Model:
         revenue = {m: int(v) for m, v in months["revenue"].items()}
         out = []
         for month, row in months.iterrows():
-            prev = dt.date(
-                month.year - (month.month == 1), 12 if month.month == 1 else month.month - 1, 1
-            )
+            prev = dt.date(month.year - (month.month == 1), 12 if month.month == 1 else month.month - 1, 1)
             last_year = dt.date(month.year - 1, month.month, 1)
             out.append(
                 {
@@ -468,9 +451,7 @@ class Model:
                     "total_revenue": money(int(row.revenue)),
                     "previous_month_revenue": money(revenue[prev]) if prev in revenue else None,
                     "mom_growth": growth(int(row.revenue), revenue.get(prev)),
-                    "same_month_last_year_revenue": money(revenue[last_year])
-                    if last_year in revenue
-                    else None,
+                    "same_month_last_year_revenue": money(revenue[last_year]) if last_year in revenue else None,
                     "yoy_growth": growth(int(row.revenue), revenue.get(last_year)),
                 }
             )
@@ -501,9 +482,7 @@ class Model:
 
     def payment_method_mix(self) -> list[dict]:
         facts = self.facts
-        groups = facts.groupby("payment_method").agg(
-            n=("transaction_id", "size"), revenue=("total_cents", "sum")
-        )
+        groups = facts.groupby("payment_method").agg(n=("transaction_id", "size"), revenue=("total_cents", "sum"))
         n_all, revenue_all = len(facts), int(facts["total_cents"].sum())
         return [
             {
@@ -525,9 +504,7 @@ class Model:
         previous = int(facts["total_cents"][[30 <= b < 60 for b in days_back]].sum())
         products = [p for p in self.vw_product_sales_summary() if p["transaction_count"] > 0]
         best_product = min(products, key=lambda p: (-p["total_revenue"], p["product_id"]))
-        best_city = min(
-            self.revenue_by_location(), key=lambda c: (-c["total_revenue"], c["country"], c["city"])
-        )
+        best_city = min(self.revenue_by_location(), key=lambda c: (-c["total_revenue"], c["country"], c["city"]))
         revenue, orders = int(facts["total_cents"].sum()), len(facts)
         return [
             {
@@ -597,9 +574,7 @@ def assert_view_matches(conn, view: str, expected: list[dict]) -> None:
     columns = [d.name for d in cur.description]
     actual_rows = [dict(zip(columns, row)) for row in cur.fetchall()]
     assert expected, f"{view}: the model has no rows; the data set is not doing its job"
-    assert set(columns) == set(expected[0]), (
-        f"{view}: columns {columns} vs model {sorted(expected[0])}"
-    )
+    assert set(columns) == set(expected[0]), f"{view}: columns {columns} vs model {sorted(expected[0])}"
     key_columns = OUTPUT_KEYS[view]
 
     def keyed(rows):
@@ -625,9 +600,7 @@ def assert_view_matches(conn, view: str, expected: list[dict]) -> None:
                 same = got[column] is None
             if not same:
                 mismatches.append(f"{k} {column}: PostgreSQL {got[column]!r}, model {value!r}")
-    assert not mismatches, f"{view}: {len(mismatches)} differences, e.g.\n" + "\n".join(
-        mismatches[:15]
-    )
+    assert not mismatches, f"{view}: {len(mismatches)} differences, e.g.\n" + "\n".join(mismatches[:15])
 
 
 # ====================================================================== loading through the jobs
@@ -642,9 +615,7 @@ class Loaded:
     model: Model
 
 
-def load_all(
-    defs: dg.Definitions, instance: dg.DagsterInstance, landing: Path, model: Model
-) -> None:
+def load_all(defs: dg.Definitions, instance: dg.DagsterInstance, landing: Path, model: Model) -> None:
     result = refresh_products(defs, instance)
     assert result.success, step_failures(result)
     for key in SPECS:
@@ -705,9 +676,7 @@ def test_data_set_exercises_the_rules(loaded: Loaded, conn) -> None:
     customers = {c["customer_id"]: c for c in model.vw_customer_lifetime_value()}
     assert customers["C000009"]["city"] is None  # its latest transaction has no city
     # The facts themselves: the same transactions, from the same files, on the same UTC days.
-    loaded_facts = conn.execute(
-        "SELECT transaction_id, source_file, date_key FROM warehouse.fact_sales"
-    ).fetchall()
+    loaded_facts = conn.execute("SELECT transaction_id, source_file, date_key FROM warehouse.fact_sales").fetchall()
     assert sorted(loaded_facts) == sorted(
         (r.transaction_id, r.source_file, r.date.year * 10000 + r.date.month * 100 + r.date.day)
         for r in facts.itertuples()
@@ -740,26 +709,18 @@ WHERE vn.nspname = 'analytics' AND v.relkind = 'v' AND r.oid <> v.oid
 """
 
 
-def test_view_assets_depend_on_exactly_the_relations_postgres_says_they_read(
-    loaded: Loaded, conn
-) -> None:
+def test_view_assets_depend_on_exactly_the_relations_postgres_says_they_read(loaded: Loaded, conn) -> None:
     reads: dict[str, set[tuple[str, str]]] = {}
     for view, schema, relation in conn.execute(RELATIONS_READ).fetchall():
         reads.setdefault(view, set()).add((schema, relation))
     graph = build_definitions(loaded.url).resolve_asset_graph()
-    assert set(VIEW_FILES) <= set(reads), (
-        f"views missing in PostgreSQL: {set(VIEW_FILES) - set(reads)}"
-    )
+    assert set(VIEW_FILES) <= set(reads), f"views missing in PostgreSQL: {set(VIEW_FILES) - set(reads)}"
     for name in VIEW_FILES:
         schemas = {schema for schema, _ in reads[name]}
-        assert schemas <= {"warehouse", "analytics"}, (
-            f"{name} reads outside the warehouse: {schemas}"
-        )
+        assert schemas <= {"warehouse", "analytics"}, f"{name} reads outside the warehouse: {schemas}"
         # An asset key is the relation's bare name, so no name may exist in both schemas.
         bare = {relation for _, relation in reads[name]}
-        assert len(bare) == len(reads[name]), (
-            f"{name}: a relation name in two schemas {reads[name]}"
-        )
+        assert len(bare) == len(reads[name]), f"{name}: a relation name in two schemas {reads[name]}"
         expected = {dg.AssetKey(relation) for relation in bare}
         node = graph.get(dg.AssetKey(name))
         assert set(node.parent_keys) == expected, (
@@ -798,9 +759,7 @@ def assert_reasonable_png(png: bytes) -> None:
     assert 10_000 < len(png) < 2_000_000, len(png)
 
 
-def test_view_assets_describe_themselves_and_report_counts_and_previews(
-    loaded: Loaded, conn
-) -> None:
+def test_view_assets_describe_themselves_and_report_counts_and_previews(loaded: Loaded, conn) -> None:
     graph = loaded.defs.resolve_asset_graph()
     for name, path in VIEW_FILES.items():
         key = dg.AssetKey(name)
@@ -813,9 +772,7 @@ def test_view_assets_describe_themselves_and_report_counts_and_previews(
         preview = metadata["preview"]
         assert isinstance(preview, dg.MarkdownMetadataValue), name
         lines = preview.md_str.splitlines()
-        columns = [
-            d.name for d in conn.execute(f"SELECT * FROM analytics.{name} LIMIT 0").description
-        ]
+        columns = [d.name for d in conn.execute(f"SELECT * FROM analytics.{name} LIMIT 0").description]
         assert [c.strip() for c in lines[0].strip("|").split("|")] == columns, name
         assert len(lines) == 2 + min(count, 10), name
 
@@ -849,8 +806,7 @@ def assert_report(path: Path, model: Model) -> None:
 
     page = path.read_text(encoding="utf-8")
     cells = {
-        html.unescape(th): html.unescape(td)
-        for th, td in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page)
+        html.unescape(th): html.unescape(td) for th, td in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", page)
     }
     assert cells == expected_figures(model)
     period_end = model.executive_summary()[0]["period_end"]
@@ -858,9 +814,7 @@ def assert_report(path: Path, model: Model) -> None:
     assert_reasonable_png(png_from_data_uri(page))
 
 
-def test_reporting_writes_html_with_the_figures_and_an_embedded_chart(
-    loaded: Loaded, conn, tmp_path
-) -> None:
+def test_reporting_writes_html_with_the_figures_and_an_embedded_chart(loaded: Loaded, conn, tmp_path) -> None:
     from warehouse_assets import reporting
 
     summary = reporting.load_summary(conn)
@@ -876,9 +830,7 @@ def test_reporting_writes_html_with_the_figures_and_an_embedded_chart(
     assert_report(out, loaded.model)
 
 
-def test_report_command_writes_the_page_and_prints_the_figures(
-    loaded: Loaded, tmp_path, monkeypatch, capsys
-) -> None:
+def test_report_command_writes_the_page_and_prints_the_figures(loaded: Loaded, tmp_path, monkeypatch, capsys) -> None:
     cli = pytest.importorskip("warehouse_assets.cli")
     from warehouse_assets.resources.postgres import dagster_storage_url
 
@@ -891,9 +843,7 @@ def test_report_command_writes_the_page_and_prints_the_figures(
     assert_report(out, loaded.model)
     printed = capsys.readouterr().out
     for label, text in expected_figures(loaded.model).items():
-        assert re.search(
-            rf"^\s*{re.escape(label)}\s+{re.escape(text)}\s*$", printed, re.MULTILINE
-        ), (label, printed)
+        assert re.search(rf"^\s*{re.escape(label)}\s+{re.escape(text)}\s*$", printed, re.MULTILINE), (label, printed)
 
 
 # ====================================================================== 5. replacing a file

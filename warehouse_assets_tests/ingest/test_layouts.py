@@ -46,9 +46,7 @@ CENT = Decimal("0.01")
 @pytest.fixture
 def realdata() -> Path:
     if not REALDATA.is_dir():
-        pytest.skip(
-            f"real data folder {REALDATA} is absent (it sits beside the checkout in ../shared)"
-        )
+        pytest.skip(f"real data folder {REALDATA} is absent (it sits beside the checkout in ../shared)")
     return REALDATA
 
 
@@ -63,9 +61,7 @@ def layout_named(name: str) -> Layout:
     return load_layout(LAYOUTS_DIR / f"{name}.yaml")
 
 
-def read_through(
-    path: Path, layout: Layout, chunk_rows: int = 200_000
-) -> tuple[SalesFileReader, pd.DataFrame]:
+def read_through(path: Path, layout: Layout, chunk_rows: int = 200_000) -> tuple[SalesFileReader, pd.DataFrame]:
     reader = SalesFileReader(
         path,
         source_file=path.name,
@@ -91,9 +87,7 @@ def physical_lines(path: Path) -> int:
 def raw_frame(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """The file as text, one row per record after the header, cells trimmed; row i is on line i+2
     (asserted: none of the three files has a line break inside a quoted value)."""
-    raw = pd.read_csv(
-        path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding=encoding
-    )
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding=encoding)
     assert len(raw) == csv_records(path, encoding) == physical_lines(path)
     raw = raw.apply(lambda col: col.str.strip())
     raw.index = raw.index + 2
@@ -125,9 +119,7 @@ def revenue(amounts) -> Decimal:
     return sum((Decimal(str(a)) for a in amounts), Decimal(0))
 
 
-def assert_surrogates(
-    namespace: str, codes: pd.Series, valid: pd.DataFrame, raw_codes: pd.Series
-) -> None:
+def assert_surrogates(namespace: str, codes: pd.Series, valid: pd.DataFrame, raw_codes: pd.Series) -> None:
     """No two distinct codes share an id; the reader's ids are the documented hash of the code."""
     distinct = sorted(set(codes))
     ids = {c: expected_surrogate(namespace, c) for c in distinct}
@@ -175,7 +167,12 @@ def expected_online_retail(raw: pd.DataFrame) -> Expected:
         orders=want["InvoiceNo"].nunique(),
         customers=want["CustomerID"].nunique(),
         quantity=quantity,
-        flags={"no_customer": no_customer, "cancelled": cancelled, "adjustment": adjustment, "non_product": non_product},
+        flags={
+            "no_customer": no_customer,
+            "cancelled": cancelled,
+            "adjustment": adjustment,
+            "non_product": non_product,
+        },
     )
 
 
@@ -220,7 +217,6 @@ def expected_sales_january(raw: pd.DataFrame) -> Expected:
     )
 
 
-
 # ====================================================================== real file: UCI Online Retail
 
 
@@ -246,10 +242,13 @@ def test_online_retail_real_file(realdata: Path) -> None:
 
     e = expected_online_retail(raw)
     quantity, valid, line_total = e.quantity, e.valid, e.totals
-    no_customer, cancelled, adjustment, non_product = e.flags["no_customer"], e.flags["cancelled"], e.flags["adjustment"], e.flags["non_product"]
-    assert (
-        valid.sum() > 1000 and no_customer.sum() > 100 and cancelled.sum() > 10
-    )  # the data has all kinds
+    no_customer, cancelled, adjustment, non_product = (
+        e.flags["no_customer"],
+        e.flags["cancelled"],
+        e.flags["adjustment"],
+        e.flags["non_product"],
+    )
+    assert valid.sum() > 1000 and no_customer.sum() > 100 and cancelled.sum() > 10  # the data has all kinds
 
     reader, out = read_through(path, layout_named("online_retail"), chunk_rows=700)
     assert_read_accounting(reader, path)
@@ -269,30 +268,19 @@ def test_online_retail_real_file(realdata: Path) -> None:
     want = raw[valid]
     # Orders: the invoice is the second ":"-separated part of the documented transaction id.
     assert got["transaction_id"].str.split(":").str[1].nunique() == want["InvoiceNo"].nunique()
-    assert (
-        got["transaction_id"] == "online_retail:" + want["InvoiceNo"] + ":" + want[row_number]
-    ).all()
+    assert (got["transaction_id"] == "online_retail:" + want["InvoiceNo"] + ":" + want[row_number]).all()
     assert got["transaction_id"].is_unique
     assert got["customer_id"].nunique() == want["CustomerID"].nunique()
     assert revenue(got["total_amount"]) == line_total[valid].sum()
     assert (got["unit_price"] == want["UnitPrice"]).all()
     # Month-first dates, London wall-clock time, stored in UTC.
     local = pd.to_datetime(want["InvoiceDate"], format="%m/%d/%Y %H:%M")
-    utc = local.dt.tz_localize(
-        "Europe/London", ambiguous="raise", nonexistent="raise"
-    ).dt.tz_convert("UTC")
+    utc = local.dt.tz_localize("Europe/London", ambiguous="raise", nonexistent="raise").dt.tz_convert("UTC")
     assert (got["transaction_ts"] == utc).all()
     summer = want["InvoiceDate"].str.startswith("6/")
-    assert (
-        summer.any()
-        and (
-            got.loc[summer[summer].index, "transaction_ts"].dt.hour == local[summer].dt.hour - 1
-        ).all()
-    )
+    assert summer.any() and (got.loc[summer[summer].index, "transaction_ts"].dt.hour == local[summer].dt.hour - 1).all()
 
-    assert_surrogates(
-        "online_retail", raw["StockCode"].str.upper(), got, raw["StockCode"].str.upper()
-    )
+    assert_surrogates("online_retail", raw["StockCode"].str.upper(), got, raw["StockCode"].str.upper())
 
 
 # ====================================================================== real file: Superstore
@@ -300,9 +288,7 @@ def test_online_retail_real_file(realdata: Path) -> None:
 
 def test_superstore_real_file(realdata: Path) -> None:
     path = real_file(realdata, "superstore_sample.csv")
-    assert path.read_bytes().startswith(
-        b"\xef\xbb\xbf"
-    )  # the byte-order mark the layout must tolerate
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the byte-order mark the layout must tolerate
     raw = raw_frame(path, encoding="utf-8-sig")
 
     e = expected_superstore(raw)
@@ -380,9 +366,7 @@ def test_sales_january_2019_real_file(realdata: Path) -> None:
 # ====================================================================== layout errors
 
 
-def test_typo_in_a_column_name_fails_when_the_file_is_opened(
-    realdata: Path, tmp_path: Path
-) -> None:
+def test_typo_in_a_column_name_fails_when_the_file_is_opened(realdata: Path, tmp_path: Path) -> None:
     path = real_file(realdata, "superstore_sample.csv")
     text = (LAYOUTS_DIR / "superstore.yaml").read_text()
     assert "{column: Customer Name}" in text
@@ -408,9 +392,7 @@ def test_missing_column_is_reported_for_a_synthetic_file_too(tmp_path: Path) -> 
     csv_path = tmp_path / "x.csv"
     csv_path.write_text("Order,Code,Qty\n1,A,2\n")
     with pytest.raises(SalesFileError, match=r"x\.csv: line 1: header lacks column\(s\) 'Price'"):
-        SalesFileReader(
-            csv_path, source_file="x.csv", load_time=LOAD_TIME, earliest=EARLIEST, layout=layout
-        )
+        SalesFileReader(csv_path, source_file="x.csv", load_time=LOAD_TIME, earliest=EARLIEST, layout=layout)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -528,16 +510,12 @@ def minimal_layout(**overrides) -> dict:
         (lambda d: d.update(applies_to={}), "applies_to: give a folder, patterns, or both"),
         (
             lambda d: d.update(
-                row_rules=[
-                    {"reason": "return", "when": {"column": "Qty", "less_than": 0, "matches": "x"}}
-                ]
+                row_rules=[{"reason": "return", "when": {"column": "Qty", "less_than": 0, "matches": "x"}}]
             ),
             "row_rules[0].when[0]: a condition has a column and exactly one of",
         ),
         (
-            lambda d: d.update(
-                row_rules=[{"reason": "missing_field", "when": {"column": "Qty", "less_than": 0}}]
-            ),
+            lambda d: d.update(row_rules=[{"reason": "missing_field", "when": {"column": "Qty", "less_than": 0}}]),
             "row_rules[0].reason: 'missing_field' is one of the contract's own reason codes",
         ),
     ],
@@ -600,9 +578,7 @@ def test_project_layouts_load_and_find_the_right_files() -> None:
 
 
 def test_patterns_with_a_folder_match_segment_by_segment_and_conflicts_are_errors() -> None:
-    a = Layout.from_dict(
-        minimal_layout(name="a", applies_to={"patterns": ["exports/*.csv"]}), "a.yaml"
-    )
+    a = Layout.from_dict(minimal_layout(name="a", applies_to={"patterns": ["exports/*.csv"]}), "a.yaml")
     b = Layout.from_dict(minimal_layout(name="b", applies_to={"folder": "exports/b"}), "b.yaml")
     assert find_layout("exports/x.csv", [a, b]) is a
     assert find_layout("exports/b/x.csv", [a, b]) is b
@@ -623,9 +599,7 @@ def test_missing_folder_has_no_layouts(tmp_path: Path) -> None:
 # ====================================================================== expressions, one by one
 
 
-def contract_of(
-    columns: dict, cells: dict[str, list[str]], **extra
-) -> tuple[dict[str, list[str]], dict]:
+def contract_of(columns: dict, cells: dict[str, list[str]], **extra) -> tuple[dict[str, list[str]], dict]:
     """Run to_contract on a tiny in-memory chunk; `columns` overrides the minimal layout's."""
     data = minimal_layout(**extra)
     data["columns"].update(columns)
@@ -666,9 +640,7 @@ def test_constant() -> None:
 
 def test_concat_is_empty_when_a_column_part_is_empty() -> None:
     cells = {**BASE, "Line": ["1", "", "3"]}
-    got, _ = contract_of(
-        {"transaction_id": {"concat": ["s:", {"column": "Order"}, "-", {"column": "Line"}]}}, cells
-    )
+    got, _ = contract_of({"transaction_id": {"concat": ["s:", {"column": "Order"}, "-", {"column": "Line"}]}}, cells)
     assert got["transaction_id"] == ["s:1-1", "", "s:3-3"]
 
 
@@ -693,9 +665,7 @@ def test_split_by_index_from_either_end() -> None:
     got, _ = contract_of(
         {
             "city": {"split": {"column": "Addr", "sep": ",", "index": 1}},
-            "country": {
-                "split": {"value": {"upper": {"column": "Addr"}}, "sep": ", ", "index": -1}
-            },
+            "country": {"split": {"value": {"upper": {"column": "Addr"}}, "sep": ", ", "index": -1}},
         },
         cells,
     )
@@ -761,9 +731,7 @@ def test_surrogate_collision_stops_the_file(monkeypatch) -> None:
     from warehouse_assets.ingest import layouts
 
     monkeypatch.setattr(layouts, "surrogate_id", lambda namespace, code: 1_234_567_890)
-    with pytest.raises(
-        SalesFileError, match=r"product codes 'a' and 'b' hash to the same surrogate id 1234567890"
-    ):
+    with pytest.raises(SalesFileError, match=r"product codes 'a' and 'b' hash to the same surrogate id 1234567890"):
         contract_of({}, BASE)
 
 
@@ -795,9 +763,7 @@ def test_row_rules_add_the_layouts_codes_in_rule_order() -> None:
 
 def test_row_rule_codes_reach_the_readers_quarantine(tmp_path: Path) -> None:
     csv_path = tmp_path / "tiny.csv"
-    csv_path.write_text(
-        "Order,Code,Qty,Price\nC1,a,-1,2\n2,b,3,1.5\n\n2,b,3,1.5\nOrder,Code,Qty,Price\n"
-    )
+    csv_path.write_text("Order,Code,Qty,Price\nC1,a,-1,2\n2,b,3,1.5\n\n2,b,3,1.5\nOrder,Code,Qty,Price\n")
     rules = [{"reason": "cancelled_invoice", "when": {"column": "Order", "matches": "^C"}}]
     layout = Layout.from_dict(minimal_layout(row_rules=rules))
     reader, out = read_through(csv_path, layout)
@@ -843,9 +809,7 @@ def test_dates_formats_in_order_and_day_first() -> None:
 
 def test_dates_month_first_unpadded_in_a_zone_with_summer_time() -> None:
     layout = dates_layout(formats="%m/%d/%Y %H:%M", timezone="Europe/London")
-    assert parsed(
-        layout, ["1/9/2011 11:27", "6/12/2011 12:34", "10/30/2011 1:30", "3/27/2011 1:30"]
-    ) == [
+    assert parsed(layout, ["1/9/2011 11:27", "6/12/2011 12:34", "10/30/2011 1:30", "3/27/2011 1:30"]) == [
         "2011-01-09T11:27:00+00:00",  # GMT
         "2011-06-12T11:34:00+00:00",  # BST
         "2011-10-30T00:30:00+00:00",  # occurs twice: the first (BST) one
@@ -855,9 +819,7 @@ def test_dates_month_first_unpadded_in_a_zone_with_summer_time() -> None:
 
 def test_dates_iso_by_default_with_offsets_kept() -> None:
     layout = dates_layout(timezone="America/New_York")
-    assert parsed(
-        layout, ["2024-01-02 10:00", "2024-01-02T10:00:00+01:00", "2024-07-01", "nope"]
-    ) == [
+    assert parsed(layout, ["2024-01-02 10:00", "2024-01-02T10:00:00+01:00", "2024-07-01", "nope"]) == [
         "2024-01-02T15:00:00+00:00",
         "2024-01-02T09:00:00+00:00",
         "2024-07-01T04:00:00+00:00",

@@ -125,17 +125,20 @@ def test_header_only_file_reads_zero_rows(tmp_path):
 
 
 def test_line_numbers_survive_quoted_newlines_noise_and_malformed_lines(tmp_path):
-    text = "\n".join(
-        [
-            HEADER,
-            'T1,2024-01-01,C1,"Ann\nMarie",Paris,FR,1,1,5,5,cash',  # lines 2-3
-            "",  # 4 blank
-            "T2,2024-01-01,C1,Ann,Paris,FR,1,1,5,5",  # 5 one field short
-            HEADER.upper(),  # 6 repeated header
-            "T3,2024-01-01,C1,Ann,Paris,FR,1,1,5,5,cash,extra",  # 7 one field too many
-            "T4,2024-01-01,C1,Ann,Paris,FR,1,1,5,6,cash",  # 8 amount mismatch
-        ]
-    ) + "\n"
+    text = (
+        "\n".join(
+            [
+                HEADER,
+                'T1,2024-01-01,C1,"Ann\nMarie",Paris,FR,1,1,5,5,cash',  # lines 2-3
+                "",  # 4 blank
+                "T2,2024-01-01,C1,Ann,Paris,FR,1,1,5,5",  # 5 one field short
+                HEADER.upper(),  # 6 repeated header
+                "T3,2024-01-01,C1,Ann,Paris,FR,1,1,5,5,cash,extra",  # 7 one field too many
+                "T4,2024-01-01,C1,Ann,Paris,FR,1,1,5,6,cash",  # 8 amount mismatch
+            ]
+        )
+        + "\n"
+    )
     frame, reader = read_all(write(tmp_path, text))
     assert reasons_by_line(frame) == {5: ["malformed_row"], 7: ["malformed_row"], 8: ["amount_mismatch"]}
     assert frame.loc[frame["transaction_id"] == "T1", "line_number"].tolist() == [2]

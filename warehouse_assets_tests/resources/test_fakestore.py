@@ -109,9 +109,7 @@ def test_server_that_never_answers_fails_in_bounded_time(serve) -> None:
 
     started = time.monotonic()
     with pytest.raises(FakeStoreError) as caught:
-        client(
-            server.base_url, connect_timeout=connect, read_timeout=read, max_attempts=attempts
-        ).fetch_products()
+        client(server.base_url, connect_timeout=connect, read_timeout=read, max_attempts=attempts).fetch_products()
     elapsed = time.monotonic() - started
 
     assert elapsed < bound
@@ -157,9 +155,7 @@ def test_404_is_not_retried(serve) -> None:
     ],
     ids=["html", "truncated", "null", "empty", "object"],
 )
-def test_200_without_a_json_array_is_an_error(
-    serve, body: bytes, content_type: str, mentions: list[str]
-) -> None:
+def test_200_without_a_json_array_is_an_error(serve, body: bytes, content_type: str, mentions: list[str]) -> None:
     server = serve(Reply(body=body, content_type=content_type))
 
     with pytest.raises(FakeStoreError) as caught:
@@ -207,9 +203,7 @@ def test_connection_refused_names_the_url() -> None:
     ],
     ids=["ok", "bad-body", "404", "503-exhausted"],
 )
-def test_connections_are_closed_when_fetch_returns(
-    serve, replies: list[Reply], max_attempts: int
-) -> None:
+def test_connections_are_closed_when_fetch_returns(serve, replies: list[Reply], max_attempts: int) -> None:
     server = serve(*replies)
     try:
         outcome: object = client(server.base_url, max_attempts=max_attempts).fetch_products()
@@ -337,7 +331,5 @@ def test_works_as_a_dagster_resource(snapshot: Path) -> None:
     def product_count(fakestore: FakeStoreClient) -> int:
         return len(fakestore.fetch_products().payload)
 
-    result = dg.materialize(
-        [product_count], resources={"fakestore": FakeStoreClient(base_url=str(snapshot))}
-    )
+    result = dg.materialize([product_count], resources={"fakestore": FakeStoreClient(base_url=str(snapshot))})
     assert result.output_for_node("product_count") == len(PRODUCTS)

@@ -1,8 +1,8 @@
 """The Postgres IO manager against a real PostgreSQL: types, partitions, atomicity, quoting."""
 
-
 import datetime as dt
 import decimal
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -19,7 +19,6 @@ def io_manager(url: str) -> PostgresPandasIOManager:
 
 
 def every_dtype_frame() -> pd.DataFrame:
-    utc = dt.timezone.utc
     return pd.DataFrame(
         {
             "id": pd.Series([1, 2, 3], dtype="int64"),
@@ -31,7 +30,11 @@ def every_dtype_frame() -> pd.DataFrame:
             ),
             "maybe_text": pd.Series(["", None, "NULL"], dtype=object),
             "ts_utc": pd.Series(
-                pd.to_datetime(["2024-03-05 14:22:10", "1999-12-31 23:59:59.123456", "2027-01-01 00:00:00"], utc=True, format="ISO8601")
+                pd.to_datetime(
+                    ["2024-03-05 14:22:10", "1999-12-31 23:59:59.123456", "2027-01-01 00:00:00"],
+                    utc=True,
+                    format="ISO8601",
+                )
             ),
             "ts_naive": pd.Series(pd.to_datetime(["2024-03-05 14:22:10", "2024-02-29 00:00:00", None])),
             "day": pd.Series([dt.date(2024, 3, 5), dt.date(2000, 1, 1), None], dtype=object),
