@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warehouse_assets.contract import SALES_COLUMNS
+
 CATEGORIES = ("electronics", "jewelery", "men's clothing", "women's clothing")
 _PRODUCT_WORDS = (
     "Backpack",
@@ -126,19 +128,8 @@ BAD_KINDS: dict[str, tuple[str, ...]] = {
     "bad_date_and_payment": ("bad_date", "bad_payment_method"),
 }
 
-HEADER = (
-    "transaction_id",
-    "transaction_date",
-    "customer_id",
-    "customer_name",
-    "city",
-    "country",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "total_amount",
-    "payment_method",
-)
+# The standard contract's columns, in their usual order (product_name is only for layouts).
+HEADER = tuple(c for c in SALES_COLUMNS if c != "product_name")
 
 
 def product_prices(products: int, seed: int = 7) -> np.ndarray:
