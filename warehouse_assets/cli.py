@@ -151,16 +151,19 @@ def files_to_load(url: str, reload_all: bool) -> tuple[list[str], list[str]]:
     return changes.to_load, changes.deleted
 
 
-def cmd_load(args: argparse.Namespace) -> int:
+def dagster_session():
+    """(warehouse URL, Definitions, the persistent instance) for a command that runs jobs."""
     url = prepare_environment()
     import dagster as dg
 
     from warehouse_assets.definitions import definitions_from_environment
 
-    defs = definitions_from_environment()
+    return url, definitions_from_environment(), dg.DagsterInstance.get()
 
+
+def cmd_load(args: argparse.Namespace) -> int:
+    url, defs, instance = dagster_session()
     _say(f"warehouse database: {mask_url(url)}")
-    instance = dg.DagsterInstance.get()
     report = RunReport()
     if not args.skip_products:
         _say(f"refreshing products from {settings.get('FAKESTORE_BASE_URL')} ...")
@@ -203,15 +206,8 @@ def _materialization_value(result, asset: str, key: str):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    url = prepare_environment()
-    import dagster as dg
-
-    from warehouse_assets.definitions import definitions_from_environment
-
-    defs = definitions_from_environment()
-
+    url, defs, instance = dagster_session()
     _say(f"checking {mask_url(url)} ...")
-    instance = dg.DagsterInstance.get()
     report = RunReport()
     started = time.perf_counter()
     result = defs.resolve_job_def("warehouse_checks_job").execute_in_process(instance=instance, raise_on_error=False)
