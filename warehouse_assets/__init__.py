@@ -1,6 +1,7 @@
 """An analytics warehouse for online shops, orchestrated by Dagster on PostgreSQL.
 
-Products come from the FakeStore API, sales from CSV files dropped in a landing folder; both are
-validated against the contract in `contract.py` and loaded into a star schema. The one
-`Definitions` object is in `definitions.py`; the CLI (`warehouse ...`) is in `cli.py`.
+Layers, each importing only those below it: `core` (the contract, CSV reading, layouts, the
+landing folder: no Dagster, no database), `db` (connections, migrations, SQL files, COPY, the
+ledger), `defs` (Dagster assets, checks, jobs, sensors, schedules, resources), `cli` (the
+`warehouse` command, the benchmark, sample data). `definitions.py` is what Dagster loads.
 """

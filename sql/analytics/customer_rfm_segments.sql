@@ -6,6 +6,7 @@
 -- Segments, first match wins: Champions (R>=4, F>=4, M>=4); Loyal (R>=3, F>=4); New (R>=4,
 -- F<=2); At risk (R<=2, F>=3); Hibernating (R<=2, F<=2); Needs attention (everyone else).
 -- A view over vw_customer_lifetime_value (one row per customer).
+-- preview order: monetary DESC, customer_id
 CREATE OR REPLACE VIEW analytics.customer_rfm_segments AS
 WITH base AS (
     SELECT v.customer_id,

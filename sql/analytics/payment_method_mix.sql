@@ -1,6 +1,7 @@
 -- payment_method_mix: transactions and revenue per payment method, with shares of the total and
 -- the average order value.
 -- A view over agg_sales_daily (already aggregated by day, product and payment method).
+-- preview order: total_revenue DESC
 CREATE OR REPLACE VIEW analytics.payment_method_mix AS
 SELECT a.payment_method,
        sum(a.transaction_count)::bigint AS transaction_count,

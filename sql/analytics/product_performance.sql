@@ -1,6 +1,7 @@
 -- product_performance: every product's sales with its rank within its category and overall, and
 -- its share of the category's revenue. Ties in revenue rank by product_id.
 -- A view: it reads vw_product_sales_summary (one row per product), so it is as fast as that.
+-- preview order: overall_rank
 CREATE OR REPLACE VIEW analytics.product_performance AS
 SELECT s.product_id,
        s.product_name,

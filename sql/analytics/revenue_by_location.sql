@@ -2,6 +2,7 @@
 -- share of all revenue. A customer's sales count where the customer lives now (dim_customer is
 -- SCD1: the city of their latest transaction).
 -- A view over vw_customer_lifetime_value (one row per customer).
+-- preview order: total_revenue DESC, country, city
 CREATE OR REPLACE VIEW analytics.revenue_by_location AS
 SELECT coalesce(v.country, 'Unknown') AS country,
        coalesce(v.city, 'Unknown') AS city,

@@ -2,6 +2,7 @@
 -- against the previous month (month over month) and the same month a year earlier (year over
 -- year), as fractions (0.25 = +25 %). Growth is NULL when the comparison month has no sales.
 -- A view over vw_daily_sales_summary (one row per day).
+-- preview order: month_start DESC
 CREATE OR REPLACE VIEW analytics.sales_trends_monthly AS
 WITH monthly AS (
     SELECT make_date(d.year, d.month, 1) AS month_start,

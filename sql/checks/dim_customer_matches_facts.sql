@@ -2,12 +2,12 @@
 -- lifetime_value = sum of total_amount, total_orders = number of facts, total_quantity = sum of
 -- quantity, first and last purchase
 -- dates = the first and last transaction day, first <= last; every customer with facts is in
--- dim_customer and every customer in dim_customer has facts. Parameter source_file: the customers of one file, or NULL for all.
+-- dim_customer and every customer in dim_customer has facts. Parameter source_files: the customers of a run's files, or NULL for all.
 WITH scope AS (
     SELECT DISTINCT customer_id FROM warehouse.fact_sales
-    WHERE %(source_file)s::text IS NOT NULL AND source_file = %(source_file)s::text
+    WHERE %(source_files)s::text[] IS NOT NULL AND source_file = ANY(%(source_files)s::text[])
     UNION
-    SELECT customer_id FROM warehouse.dim_customer WHERE %(source_file)s::text IS NULL
+    SELECT customer_id FROM warehouse.dim_customer WHERE %(source_files)s::text[] IS NULL
 ),
 facts AS (
     SELECT f.customer_id,
@@ -17,7 +17,7 @@ facts AS (
            min(f.transaction_ts AT TIME ZONE 'UTC')::date AS first_day,
            max(f.transaction_ts AT TIME ZONE 'UTC')::date AS last_day
     FROM warehouse.fact_sales f
-    WHERE %(source_file)s::text IS NULL OR f.customer_id IN (SELECT customer_id FROM scope)
+    WHERE %(source_files)s::text[] IS NULL OR f.customer_id IN (SELECT customer_id FROM scope)
     GROUP BY f.customer_id
 ),
 compared AS (

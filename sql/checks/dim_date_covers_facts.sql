@@ -1,6 +1,6 @@
 -- dim_date has no missing day between its first and last day, each row's date_key matches its
 -- full_date, and every day that has facts is in it.
--- Parameter source_file: check the days of one file's facts, or NULL for all facts.
+-- Parameter source_files: check the days of a run's files' facts, or NULL for all facts.
 WITH bounds AS (
     SELECT min(full_date) AS first_day, max(full_date) AS last_day FROM warehouse.dim_date
 ),
@@ -11,7 +11,7 @@ missing_days AS (
 ),
 fact_days AS (
     SELECT DISTINCT date_key FROM warehouse.fact_sales
-    WHERE %(source_file)s::text IS NULL OR source_file = %(source_file)s::text
+    WHERE %(source_files)s::text[] IS NULL OR source_file = ANY(%(source_files)s::text[])
 ),
 uncovered AS (
     SELECT f.date_key FROM fact_days f

@@ -1,5 +1,5 @@
 -- Every fact's date_key is the (UTC) date of its transaction_ts, and no transaction lies in the
--- future. Parameter source_file: one file's facts, or NULL for the whole table.
+-- future. Parameter source_files: the facts of a run's files, or NULL for the whole table.
 SELECT count(*) AS facts_checked,
        count(*) FILTER (WHERE date_key <> to_char(transaction_ts AT TIME ZONE 'UTC', 'YYYYMMDD')::integer)
            AS date_key_mismatch,
@@ -8,4 +8,4 @@ SELECT count(*) AS facts_checked,
             WHERE date_key <> to_char(transaction_ts AT TIME ZONE 'UTC', 'YYYYMMDD')::integer
                OR transaction_ts > now()))[1:20] AS examples
 FROM warehouse.fact_sales
-WHERE %(source_file)s::text IS NULL OR source_file = %(source_file)s::text;
+WHERE %(source_files)s::text[] IS NULL OR source_file = ANY(%(source_files)s::text[]);

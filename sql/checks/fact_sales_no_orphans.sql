@@ -1,12 +1,12 @@
 -- Every fact row has its product in dim_product, its customer in dim_customer and its day in
 -- dim_date. Counts per dimension and up to 20 example transaction ids.
--- Parameter source_file: one file's facts (a file's run), or NULL for the whole table.
+-- Parameter source_files: the facts of a run's files, or NULL for the whole table.
 -- Each dimension is an anti-join in the FROM clause, which PostgreSQL runs as one hashed pass
 -- over the facts, rather than a lookup per fact row.
 WITH facts AS MATERIALIZED (
     SELECT transaction_id, product_id, customer_id, date_key
     FROM warehouse.fact_sales
-    WHERE %(source_file)s::text IS NULL OR source_file = %(source_file)s::text
+    WHERE %(source_files)s::text[] IS NULL OR source_file = ANY(%(source_files)s::text[])
 ),
 no_product AS (
     SELECT f.transaction_id FROM facts f

@@ -1,20 +1,58 @@
--- Nothing lost: for each loaded sales file, the data lines read from it equal the rows loaded
--- into fact_sales plus the rows quarantined in rejected_sales plus the structural noise skipped
--- (blank lines, repeated headers). Facts from a file the ledger does not know at all count as
--- read 0 times, so they fail too. Parameter source_file: one file, or NULL for every file.
-SELECT s.source_file,
-       s.rows_read,
-       (SELECT count(*) FROM warehouse.fact_sales f WHERE f.source_file = s.source_file) AS rows_loaded,
-       (SELECT count(*) FROM warehouse.rejected_sales r WHERE r.source_file = s.source_file) AS rows_quarantined,
-       s.rows_skipped
-FROM warehouse.sales_files s
-WHERE s.loaded_at IS NOT NULL
-  AND (%(source_file)s::text IS NULL OR s.source_file = %(source_file)s::text)
+-- Nothing lost, and one truth per file: for each loaded sales file, the physical lines read from
+-- it equal the lines of its rows in fact_sales, plus the lines of its rows in rejected_sales,
+-- plus the noise lines skipped (blank lines, repeated headers); lines, not records, so that a
+-- record swallowing lines through a stray quote cannot hide them. No fact of the file is older
+-- than the load the ledger records (an older one would come from a version the ledger says was
+-- replaced). Facts from a file the ledger does not know count as read 0 times, so they fail too;
+-- and no row quarantined as a duplicate points at an id that is not a fact.
+-- Parameter source_files: the files of a run, or NULL for every file.
+WITH files AS (
+    SELECT s.source_file, s.lines_read, s.noise_lines, s.loaded_at
+    FROM warehouse.sales_files s
+    WHERE s.loaded_at IS NOT NULL
+      AND (%(source_files)s::text[] IS NULL OR s.source_file = ANY(%(source_files)s::text[]))
+),
+facts AS (
+    SELECT f.source_file, count(*) AS n, sum(f.source_line_count) AS lines,
+           count(*) FILTER (WHERE f.loaded_at < l.loaded_at) AS stale
+    FROM warehouse.fact_sales f
+    JOIN files l ON l.source_file = f.source_file
+    GROUP BY f.source_file
+),
+rejects AS (
+    SELECT r.source_file, count(*) AS n, sum(r.line_count) AS lines
+    FROM warehouse.rejected_sales r
+    JOIN files l ON l.source_file = r.source_file
+    GROUP BY r.source_file
+),
+unknown AS (
+    SELECT f.source_file, count(*) AS n, sum(f.source_line_count) AS lines
+    FROM warehouse.fact_sales f
+    WHERE (%(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[]))
+      AND NOT EXISTS (SELECT 1 FROM warehouse.sales_files s WHERE s.source_file = f.source_file AND s.loaded_at IS NOT NULL)
+    GROUP BY f.source_file
+),
+dangling AS (
+    SELECT q.source_file, count(*) AS n
+    FROM warehouse.rejected_sales q
+    WHERE q.reasons = ARRAY['duplicate_transaction']
+      AND (%(source_files)s::text[] IS NULL OR q.source_file = ANY(%(source_files)s::text[]))
+      AND NOT EXISTS (SELECT 1 FROM warehouse.fact_sales f WHERE f.transaction_id = q.transaction_id)
+    GROUP BY q.source_file
+)
+SELECT l.source_file,
+       l.lines_read,
+       coalesce(f.n, 0) AS rows_loaded,
+       coalesce(f.lines, 0) AS lines_loaded,
+       coalesce(r.n, 0) AS rows_quarantined,
+       coalesce(r.lines, 0) AS lines_quarantined,
+       l.noise_lines AS lines_skipped,
+       coalesce(f.stale, 0) AS stale_facts,
+       coalesce(d.n, 0) AS dangling_duplicates
+FROM files l
+LEFT JOIN facts f ON f.source_file = l.source_file
+LEFT JOIN rejects r ON r.source_file = l.source_file
+LEFT JOIN dangling d ON d.source_file = l.source_file
 UNION ALL
-SELECT f.source_file, 0, count(*), 0, 0
-FROM warehouse.fact_sales f
-WHERE (%(source_file)s::text IS NULL OR f.source_file = %(source_file)s::text)
-  AND NOT EXISTS (SELECT 1 FROM warehouse.sales_files s
-                  WHERE s.source_file = f.source_file AND s.loaded_at IS NOT NULL)
-GROUP BY f.source_file
+SELECT u.source_file, 0, u.n, u.lines, 0, 0, 0, 0, 0 FROM unknown u
 ORDER BY 1;

@@ -1,7 +1,8 @@
--- Load dim_product from raw_products as a Slowly Changing Dimension type 1: upsert by
--- product_id. A product missing from a later response is kept; an unchanged product keeps its
--- updated_at; an inferred member (created by a sale of an unknown product) is filled in and
--- flipped to is_inferred = false. Returns the numbers of inserted and of updated products.
+-- Load dim_product from the products frame (staged in the temporary table incoming_products) as
+-- a Slowly Changing Dimension type 1: upsert by product_id. A product missing from a later
+-- response is kept; an unchanged product keeps its updated_at; an inferred member (created by a
+-- sale of an unknown product) is filled in and flipped to is_inferred = false. Returns the
+-- numbers of inserted and of updated products. Parameter: loaded_at.
 
 -- step: lock
 SELECT pg_advisory_xact_lock(hashtext('warehouse.dim_product'));
@@ -14,7 +15,7 @@ WITH changed AS (
     )
     SELECT product_id, product_name, category, unit_price, description, image_url, rating_rate,
            rating_count, false, %(loaded_at)s, %(loaded_at)s
-    FROM warehouse.raw_products
+    FROM incoming_products
     ON CONFLICT (product_id) DO UPDATE SET
         product_name = EXCLUDED.product_name,
         category = EXCLUDED.category,

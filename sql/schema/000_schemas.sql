@@ -1,6 +1,7 @@
 -- Schemas of the warehouse, and the ledger of applied schema files.
--- `warehouse` holds the star schema, the staging and quarantine tables; `analytics` holds the
--- views and analytics objects that readers are allowed to see (see sql/roles.sql).
+-- `warehouse` holds the star schema, the summary tables, the ledger and the quarantine;
+-- `analytics` holds the views and analytics objects that readers are allowed to see
+-- (see sql/roles.sql).
 CREATE SCHEMA IF NOT EXISTS warehouse;
 CREATE SCHEMA IF NOT EXISTS analytics;
 

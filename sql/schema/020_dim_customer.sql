@@ -1,7 +1,8 @@
 -- dim_customer: one row per customer, SCD1, derived from the sales.
 -- Name, city and country come from the customer's latest transaction; the purchase dates and
--- totals are recomputed from fact_sales, but only for the customers that a load touched
--- (see refresh_queue), so the cost of a load grows with the new rows, not with the warehouse.
+-- totals are the fold of the customer's rows in customer_file_stats. A load recomputes them for
+-- the customers it touches, in the same transaction as the facts, so the cost of a load grows
+-- with the new rows, not with the warehouse, and the dimension is never behind the facts.
 CREATE TABLE IF NOT EXISTS warehouse.dim_customer (
     customer_id         text PRIMARY KEY,
     customer_name       text,

@@ -1,23 +1,29 @@
--- sales_files: the ledger of sales files, one row per file (partition) last loaded.
--- rows_read counts data lines (not the header); the reconciliation check proves
--- rows_read = rows loaded + rows quarantined + structural noise skipped (blank lines, repeated
--- headers) against the fact and quarantine tables.
+-- sales_files: the ledger of sales files, one row per file (partition), written in the same
+-- transaction as the file's facts and quarantine, so it always describes what is loaded.
+-- lines_read counts the physical lines after the header; the reconciliation check proves
+-- lines_read = lines of the loaded facts + lines of the quarantined rows + noise lines (blank
+-- lines, repeated headers) against the fact and quarantine tables. A failed attempt is recorded
+-- beside the last good load (failed_*), which it never changes.
 CREATE TABLE IF NOT EXISTS warehouse.sales_files (
-    source_file      text PRIMARY KEY,
-    fingerprint      text NOT NULL,
-    layout           text NOT NULL,
-    size_bytes       bigint NOT NULL,
-    rows_read        bigint NOT NULL,
-    rows_valid       bigint NOT NULL,
-    rows_rejected    bigint NOT NULL,
-    rows_skipped     bigint NOT NULL,
-    skipped_detail   jsonb NOT NULL DEFAULT '{}',
-    extra_columns    text[] NOT NULL DEFAULT '{}',
-    rows_loaded      bigint,           -- set by fact_sales
-    rows_duplicate   bigint,           -- set by fact_sales: valid rows already loaded elsewhere
-    staged_at        timestamptz NOT NULL DEFAULT now(),
-    loaded_at        timestamptz
+    source_file        text PRIMARY KEY,
+    fingerprint        text,             -- sha256 of the bytes loaded
+    layout             text,
+    layout_version     text,             -- sha256 of the layout file the rows were read with
+    unit_price_derived boolean NOT NULL DEFAULT false,
+    size_bytes         bigint,
+    lines_read         bigint,
+    records_read       bigint,
+    rows_loaded        bigint,
+    amount_loaded      numeric(18, 2),   -- sum of total_amount over the loaded facts
+    rows_rejected      bigint,           -- rows that broke the contract
+    rows_duplicate     bigint,           -- valid rows whose id another file holds
+    noise_lines        bigint,
+    noise_detail       jsonb NOT NULL DEFAULT '{}',
+    rejected_detail    jsonb NOT NULL DEFAULT '{}',  -- reason -> rows, duplicates included
+    extra_columns      text[] NOT NULL DEFAULT '{}',
+    loaded_at          timestamptz,
+    run_id             text,
+    failed_at          timestamptz,
+    failed_fingerprint text,
+    failure            text
 );
--- True when the file's layout derives unit_price from the line total (see
--- contract.validate_sales): the amount checks then allow half a cent per unit.
-ALTER TABLE warehouse.sales_files ADD COLUMN IF NOT EXISTS unit_price_derived boolean NOT NULL DEFAULT false;

@@ -1,7 +1,7 @@
 -- agg_sales_daily: sales per day x product x payment method, behind the dashboards.
 -- At 10M facts a plain view over fact_sales cannot answer in under a second, so the views read
--- this instead. It is maintained incrementally: a load queues the days it touched and only
--- those days are recomputed from fact_sales (through the date_key index).
+-- this instead. A load adds its facts' sums and subtracts those of the file version it
+-- replaces, in the same transaction as the facts, so it is never behind them.
 CREATE TABLE IF NOT EXISTS warehouse.agg_sales_daily (
     date_key          integer NOT NULL,
     product_id        integer NOT NULL,

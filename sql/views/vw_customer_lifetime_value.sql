@@ -2,6 +2,7 @@
 -- average order value, first and last purchase and tenure in days.
 -- A view over dim_customer, whose totals are kept current by the dim_customer asset (recomputed
 -- for the customers each load touches), so it does not aggregate fact_sales at query time.
+-- preview order: lifetime_value DESC, customer_id
 CREATE OR REPLACE VIEW analytics.vw_customer_lifetime_value AS
 SELECT c.customer_id,
        c.customer_name,

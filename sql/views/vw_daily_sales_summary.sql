@@ -2,6 +2,7 @@
 -- customers and average order value (revenue / transactions).
 -- A view over the incrementally maintained agg_sales_daily and agg_customers_daily, so it
 -- answers in milliseconds at 10M facts; dim_date supplies the calendar attributes.
+-- preview order: full_date DESC
 CREATE OR REPLACE VIEW analytics.vw_daily_sales_summary AS
 SELECT d.full_date,
        d.date_key,

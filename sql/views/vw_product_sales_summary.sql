@@ -3,6 +3,7 @@
 -- A view over agg_sales_daily (a few rows per product and day) rather than over fact_sales, so it
 -- answers in milliseconds at 10M facts. avg_unit_price is the mean unit price over the product's
 -- transactions.
+-- preview order: total_revenue DESC, product_id
 CREATE OR REPLACE VIEW analytics.vw_product_sales_summary AS
 SELECT p.product_id,
        p.product_name,

@@ -1,0 +1,34 @@
+-- The daily sales summary (agg_sales_daily), which the dashboards read, adds up to the ledger:
+-- as many transactions and as much revenue as the ledger records as loaded over all files; and
+-- for the files of a run, the ledger's counts and amounts equal their facts. The summary and the
+-- ledger are written by the same load transactions from different statements, so drift in
+-- either shows here without reading every fact. Parameter source_files: a run's files, or NULL
+-- (then every file's facts are compared with its ledger row).
+WITH ledger AS (
+    SELECT coalesce(sum(rows_loaded), 0) AS facts, coalesce(sum(amount_loaded), 0) AS revenue
+    FROM warehouse.sales_files WHERE loaded_at IS NOT NULL
+),
+summary AS (
+    SELECT coalesce(sum(transaction_count), 0) AS facts, coalesce(sum(total_revenue), 0) AS revenue
+    FROM warehouse.agg_sales_daily
+),
+files AS (
+    SELECT s.source_file, s.rows_loaded, s.amount_loaded
+    FROM warehouse.sales_files s
+    WHERE s.loaded_at IS NOT NULL
+      AND (%(source_files)s::text[] IS NULL OR s.source_file = ANY(%(source_files)s::text[]))
+),
+per_file AS (
+    SELECT l.source_file,
+           l.rows_loaded IS DISTINCT FROM count(f.transaction_id) OR l.amount_loaded IS DISTINCT FROM coalesce(sum(f.total_amount), 0) AS off
+    FROM files l
+    LEFT JOIN warehouse.fact_sales f ON f.source_file = l.source_file
+    GROUP BY l.source_file, l.rows_loaded, l.amount_loaded
+)
+SELECT (SELECT count(*) FROM files) AS files_checked,
+       (SELECT facts FROM summary) AS summary_transactions,
+       (SELECT facts FROM ledger) AS ledger_transactions,
+       ((SELECT facts FROM summary) <> (SELECT facts FROM ledger))::integer AS transactions_mismatch,
+       ((SELECT revenue FROM summary) <> (SELECT revenue FROM ledger))::integer AS revenue_mismatch,
+       (SELECT count(*) FROM per_file WHERE off) AS files_not_matching_ledger,
+       (SELECT array_agg(source_file ORDER BY source_file) FROM (SELECT source_file FROM per_file WHERE off ORDER BY source_file LIMIT 20) e) AS examples;

@@ -1,0 +1,315 @@
+-- Merge one staged sales file (temporary table staged_sales) into the warehouse, inside the
+-- file's transaction: its facts and quarantine replace the file's previous version, and every
+-- table derived from the facts (dim_customer and its per-file stats, dim_date, the daily
+-- summaries, inferred products) changes by exactly what this file adds and takes away. So a file
+-- is either wholly loaded with everything that depends on it, or not at all, and the cost follows
+-- the file, not the size of the warehouse.
+-- Parameters: source_file, loaded_at.
+--
+-- Duplicates: a transaction id already held by another file keeps its first load, and this
+-- file's row is quarantined as duplicate_transaction (repeats within the file were rejected by
+-- the reader). When this file used to hold an id and holds it no more, the earliest copy another
+-- file quarantined as its duplicate becomes the fact instead (promoted), so withdrawing a row
+-- never makes a transaction vanish.
+
+-- step: memory
+-- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
+SET LOCAL work_mem = '256MB';
+
+-- step: analyze_staged
+ANALYZE staged_sales;
+
+-- step: lock
+-- Files are read and staged side by side; their merges into the shared tables take turns.
+SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
+
+-- step: old_facts
+CREATE TEMP TABLE old_facts ON COMMIT DROP AS
+SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method
+FROM warehouse.fact_sales
+WHERE source_file = %(source_file)s;
+
+-- step: new_facts
+CREATE TEMP TABLE new_facts ON COMMIT DROP AS
+SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
+       s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
+       s.product_name
+FROM staged_sales s
+WHERE s.reasons IS NULL
+  AND NOT EXISTS (
+        SELECT 1 FROM warehouse.fact_sales f
+        WHERE f.transaction_id = s.transaction_id AND f.source_file <> %(source_file)s);
+
+-- step: promoted
+CREATE TEMP TABLE promoted ON COMMIT DROP AS
+SELECT DISTINCT ON (q.transaction_id)
+       q.source_file, q.line_number, q.line_count, q.transaction_id,
+       to_char(((q.raw_record ->> 'transaction_date')::timestamptz) AT TIME ZONE 'UTC', 'YYYYMMDD')::integer AS date_key,
+       (q.raw_record ->> 'transaction_date')::timestamptz AS transaction_ts,
+       q.raw_record ->> 'customer_id' AS customer_id,
+       q.raw_record ->> 'customer_name' AS customer_name,
+       q.raw_record ->> 'city' AS city,
+       q.raw_record ->> 'country' AS country,
+       (q.raw_record ->> 'product_id')::integer AS product_id,
+       q.raw_record ->> 'product_name' AS product_name,
+       (q.raw_record ->> 'quantity')::integer AS quantity,
+       (q.raw_record ->> 'unit_price')::numeric(12, 2) AS unit_price,
+       (q.raw_record ->> 'total_amount')::numeric(14, 2) AS total_amount,
+       q.raw_record ->> 'payment_method' AS payment_method
+FROM old_facts o
+JOIN warehouse.rejected_sales q
+  ON q.transaction_id = o.transaction_id AND q.reasons = ARRAY['duplicate_transaction']
+JOIN warehouse.sales_files l ON l.source_file = q.source_file
+WHERE q.source_file <> %(source_file)s
+  AND q.raw_record ? 'first_loaded_from'
+  AND NOT EXISTS (SELECT 1 FROM new_facts n WHERE n.transaction_id = o.transaction_id)
+ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
+
+-- step: analyze_changes
+ANALYZE old_facts, new_facts, promoted;
+
+-- step: customer_days
+-- Per (customer, day) this load touches: whether it had a fact before and has one after. Other
+-- files' facts decide it only where this load adds or removes the pair's last fact, so they are
+-- looked up (through the customer-day index) for those pairs only, before anything changes.
+CREATE TEMP TABLE customer_day_changes ON COMMIT DROP AS
+SELECT p.date_key, sum(p.in_new::integer - p.in_old::integer) AS change
+FROM (
+    SELECT customer_id, date_key, bool_or(side < 0) AS in_old, bool_or(side > 0) AS in_new
+    FROM (
+        SELECT customer_id, date_key, -1 AS side FROM old_facts
+        UNION ALL SELECT customer_id, date_key, 1 FROM new_facts
+        UNION ALL SELECT customer_id, date_key, 1 FROM promoted
+    ) t
+    GROUP BY customer_id, date_key
+) p
+WHERE p.in_new <> p.in_old
+  AND NOT EXISTS (
+        SELECT 1 FROM warehouse.fact_sales f
+        WHERE f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s)
+GROUP BY p.date_key;
+
+-- step: delete_previous_facts
+DELETE FROM warehouse.fact_sales WHERE source_file = %(source_file)s;
+
+-- step: delete_previous_rejects
+DELETE FROM warehouse.rejected_sales WHERE source_file = %(source_file)s;
+
+-- step: withdraw_promoted_rejects
+DELETE FROM warehouse.rejected_sales q
+USING promoted p
+WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
+
+-- step: insert_facts
+-- In key order, so that the primary key's index is filled from left to right.
+INSERT INTO warehouse.fact_sales (
+    transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
+    total_amount, payment_method, source_file, source_line, source_line_count, loaded_at
+)
+SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
+       total_amount, payment_method, %(source_file)s, line_number, line_count, %(loaded_at)s
+FROM new_facts
+ORDER BY transaction_id;
+
+-- step: insert_promoted
+INSERT INTO warehouse.fact_sales (
+    transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
+    total_amount, payment_method, source_file, source_line, source_line_count, loaded_at
+)
+SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
+       total_amount, payment_method, source_file, line_number, line_count, %(loaded_at)s
+FROM promoted;
+
+-- step: quarantine_rejected
+INSERT INTO warehouse.rejected_sales (source_file, line_number, line_count, transaction_id, reasons, raw_record, rejected_at)
+SELECT %(source_file)s, line_number, line_count, transaction_id, reasons, raw_record, %(loaded_at)s
+FROM staged_sales
+WHERE reasons IS NOT NULL;
+
+-- step: quarantine_duplicates
+-- The raw text of a valid row is not kept, so its raw_record holds the validated values (from
+-- which it can be promoted later) and where the id was loaded first.
+INSERT INTO warehouse.rejected_sales (source_file, line_number, line_count, transaction_id, reasons, raw_record, rejected_at)
+SELECT %(source_file)s, s.line_number, s.line_count, s.transaction_id, ARRAY['duplicate_transaction'],
+       jsonb_build_object(
+           'transaction_id', s.transaction_id, 'transaction_date', s.transaction_ts,
+           'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
+           'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
+           'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
+           'payment_method', s.payment_method, 'first_loaded_from', f.source_file,
+           'first_loaded_line', f.source_line),
+       %(loaded_at)s
+FROM staged_sales s
+JOIN warehouse.fact_sales f ON f.transaction_id = s.transaction_id
+WHERE s.reasons IS NULL AND f.source_file <> %(source_file)s;
+
+-- step: inferred_products
+INSERT INTO warehouse.dim_product (product_id, product_name, is_inferred, first_loaded_at, updated_at)
+SELECT n.product_id, coalesce(max(n.product_name), 'Unknown product ' || n.product_id), true, %(loaded_at)s, %(loaded_at)s
+FROM (SELECT product_id, product_name FROM new_facts UNION ALL SELECT product_id, product_name FROM promoted) n
+WHERE NOT EXISTS (SELECT 1 FROM warehouse.dim_product p WHERE p.product_id = n.product_id)
+GROUP BY n.product_id
+ON CONFLICT (product_id) DO NOTHING;
+
+-- step: sales_daily
+INSERT INTO warehouse.agg_sales_daily AS a (
+    date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price
+)
+SELECT date_key, product_id, payment_method, sum(sign), sum(sign * quantity), sum(sign * total_amount),
+       sum(sign * unit_price)
+FROM (
+    SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM old_facts
+    UNION ALL
+    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM new_facts
+    UNION ALL
+    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM promoted
+) c
+GROUP BY date_key, product_id, payment_method
+ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
+    transaction_count = a.transaction_count + EXCLUDED.transaction_count,
+    total_quantity = a.total_quantity + EXCLUDED.total_quantity,
+    total_revenue = a.total_revenue + EXCLUDED.total_revenue,
+    sum_unit_price = a.sum_unit_price + EXCLUDED.sum_unit_price;
+
+-- step: sales_daily_drop_empty
+DELETE FROM warehouse.agg_sales_daily WHERE transaction_count = 0;
+
+-- step: customers_daily
+INSERT INTO warehouse.agg_customers_daily AS a (date_key, unique_customers)
+SELECT date_key, change FROM customer_day_changes
+ON CONFLICT (date_key) DO UPDATE SET unique_customers = a.unique_customers + EXCLUDED.unique_customers;
+
+-- step: customers_daily_drop_empty
+DELETE FROM warehouse.agg_customers_daily a
+USING customer_day_changes c
+WHERE a.date_key = c.date_key AND a.unique_customers = 0;
+
+-- step: delete_previous_customer_stats
+DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
+
+-- step: customer_stats
+INSERT INTO warehouse.customer_file_stats (
+    customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
+    customer_name, city, country
+)
+SELECT a.customer_id, %(source_file)s, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
+       l.customer_name, l.city, l.country
+FROM (
+    SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
+           sum(quantity) AS quantity, sum(total_amount) AS amount
+    FROM new_facts
+    GROUP BY customer_id
+) a
+JOIN (
+    SELECT DISTINCT ON (customer_id) customer_id, customer_name, city, country
+    FROM new_facts
+    ORDER BY customer_id, transaction_ts DESC, line_number DESC
+) l ON l.customer_id = a.customer_id;
+
+-- step: promoted_customer_stats
+-- A promoted fact belongs to the file that held the copy: that file's stats grow by it.
+INSERT INTO warehouse.customer_file_stats AS c (
+    customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
+    customer_name, city, country
+)
+SELECT a.customer_id, a.source_file, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
+       l.customer_name, l.city, l.country
+FROM (
+    SELECT customer_id, source_file, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts,
+           count(*) AS transactions, sum(quantity) AS quantity, sum(total_amount) AS amount
+    FROM promoted
+    GROUP BY customer_id, source_file
+) a
+JOIN (
+    SELECT DISTINCT ON (customer_id, source_file) customer_id, source_file, customer_name, city, country
+    FROM promoted
+    ORDER BY customer_id, source_file, transaction_ts DESC, line_number DESC
+) l ON l.customer_id = a.customer_id AND l.source_file = a.source_file
+ON CONFLICT (customer_id, source_file) DO UPDATE SET
+    first_ts = least(c.first_ts, EXCLUDED.first_ts),
+    last_ts = greatest(c.last_ts, EXCLUDED.last_ts),
+    transaction_count = c.transaction_count + EXCLUDED.transaction_count,
+    total_quantity = c.total_quantity + EXCLUDED.total_quantity,
+    total_amount = c.total_amount + EXCLUDED.total_amount,
+    customer_name = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.customer_name ELSE c.customer_name END,
+    city = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.city ELSE c.city END,
+    country = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.country ELSE c.country END;
+
+-- step: touched_customers
+CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
+SELECT customer_id FROM old_facts
+UNION SELECT customer_id FROM new_facts
+UNION SELECT customer_id FROM promoted;
+
+-- step: analyze_touched
+ANALYZE touched_customers;
+
+-- step: customers
+-- SCD1: a customer whose values did not change keeps its updated_at.
+INSERT INTO warehouse.dim_customer AS d (
+    customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
+    total_orders, total_quantity, lifetime_value, updated_at
+)
+SELECT a.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.transactions,
+       a.quantity, a.amount, %(loaded_at)s
+FROM (
+    SELECT s.customer_id,
+           min(s.first_ts AT TIME ZONE 'UTC')::date AS first_day,
+           max(s.last_ts AT TIME ZONE 'UTC')::date AS last_day,
+           sum(s.transaction_count) AS transactions,
+           sum(s.total_quantity) AS quantity,
+           sum(s.total_amount) AS amount
+    FROM warehouse.customer_file_stats s
+    JOIN touched_customers t ON t.customer_id = s.customer_id
+    GROUP BY s.customer_id
+) a
+JOIN (
+    SELECT DISTINCT ON (s.customer_id) s.customer_id, s.customer_name, s.city, s.country
+    FROM warehouse.customer_file_stats s
+    JOIN touched_customers t ON t.customer_id = s.customer_id
+    ORDER BY s.customer_id, s.last_ts DESC, s.source_file DESC
+) l ON l.customer_id = a.customer_id
+ON CONFLICT (customer_id) DO UPDATE SET
+    customer_name = EXCLUDED.customer_name,
+    city = EXCLUDED.city,
+    country = EXCLUDED.country,
+    first_purchase_date = EXCLUDED.first_purchase_date,
+    last_purchase_date = EXCLUDED.last_purchase_date,
+    total_orders = EXCLUDED.total_orders,
+    total_quantity = EXCLUDED.total_quantity,
+    lifetime_value = EXCLUDED.lifetime_value,
+    updated_at = EXCLUDED.updated_at
+WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchase_date,
+       d.total_orders, d.total_quantity, d.lifetime_value)
+      IS DISTINCT FROM
+      (EXCLUDED.customer_name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.first_purchase_date,
+       EXCLUDED.last_purchase_date, EXCLUDED.total_orders, EXCLUDED.total_quantity,
+       EXCLUDED.lifetime_value);
+
+-- step: customers_without_sales
+DELETE FROM warehouse.dim_customer d
+USING touched_customers t
+WHERE d.customer_id = t.customer_id
+  AND NOT EXISTS (SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = d.customer_id);
+
+-- step: add_days
+INSERT INTO warehouse.dim_date
+SELECT (warehouse.dim_date_row(to_date(k.date_key::text, 'YYYYMMDD'))).*
+FROM (SELECT date_key FROM new_facts UNION SELECT date_key FROM promoted) k
+ON CONFLICT (date_key) DO NOTHING;
+
+-- step: fill_days
+-- dim_date has no gaps: the days between the first and the last without sales are added too.
+INSERT INTO warehouse.dim_date
+SELECT (warehouse.dim_date_row(g::date)).*
+FROM (SELECT min(full_date) AS lo, max(full_date) AS hi FROM warehouse.dim_date) b,
+     generate_series(b.lo, b.hi, interval '1 day') AS g
+WHERE b.lo IS NOT NULL
+ON CONFLICT (date_key) DO NOTHING;
+
+-- step: promoted_ledger
+UPDATE warehouse.sales_files l
+SET rows_loaded = l.rows_loaded + p.n, rows_duplicate = l.rows_duplicate - p.n,
+    amount_loaded = l.amount_loaded + p.amount
+FROM (SELECT source_file, count(*) AS n, sum(total_amount) AS amount FROM promoted GROUP BY source_file) p
+WHERE l.source_file = p.source_file;

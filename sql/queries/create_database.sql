@@ -1,0 +1,2 @@
+-- Create a database (the identifier is quoted by the caller).
+CREATE DATABASE {name}

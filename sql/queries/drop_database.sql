@@ -1,0 +1,2 @@
+-- Drop a database (the identifier is quoted by the caller), closing its connections.
+DROP DATABASE IF EXISTS {name} WITH (FORCE)

@@ -1,0 +1,2 @@
+-- Whether a schema-qualified relation exists. Parameter: relation ('schema.name').
+SELECT to_regclass(%(relation)s) IS NOT NULL

@@ -1,0 +1,2 @@
+-- The server's version, for the benchmark's report.
+SHOW server_version

@@ -1,1 +1,0 @@
-"""Software-defined assets: products, sales, views and the analytics layer."""

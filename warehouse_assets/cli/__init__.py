@@ -1,0 +1,1 @@
+"""Entry points: the `warehouse` command, the benchmark and the sample-data generator."""

@@ -1,0 +1,278 @@
+"""`warehouse bench`: how fast the warehouse loads, measured against PostgreSQL's own limit.
+
+One run, one server, databases of its own (created and dropped here, never the user's):
+
+1. data: a sales file from the sample generator (rows, customers, products, share of bad rows);
+2. the limit: the same file with SQL only, in a fresh database: COPY into an unindexed staging
+   table, one INSERT ... SELECT into a fact table with the primary key and indexes on date_key,
+   customer_id and product_id, one customer upsert (`sql/bench/`);
+3. the warehouse: `warehouse load` as a whole process (products refresh from a snapshot, the
+   file, checks, views, analytics), in a fresh database, with its peak resident memory;
+4. incremental: with those rows loaded, one new file of 1,000 rows, `warehouse load` again: the
+   sales run's time (views refreshed) and the whole process;
+5. dashboards: each view and the executive summary queried at that size (best of three);
+6. with `--files N`: the same rows cut into N files, loaded by one `warehouse load` in a fresh
+   database, against the single file.
+
+It prints one table and writes the results as JSON, so they can be compared between commits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg import sql
+
+from warehouse_assets.cli.output import say
+from warehouse_assets.cli.sample_data import SalesSpec, generate_sales, write_products
+from warehouse_assets.core.settings import Settings
+from warehouse_assets.core.urls import dagster_storage_url, libpq_url, mask_url, replace_database
+from warehouse_assets.db import embedded, sqlfiles
+from warehouse_assets.db.connection import connect
+
+DASHBOARDS = (
+    "analytics.vw_product_sales_summary",
+    "analytics.vw_daily_sales_summary",
+    "analytics.vw_customer_lifetime_value",
+    "analytics.executive_summary",
+)
+TARGET_RATIO = 1.3
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--products", type=int, default=20)
+    p.add_argument("--bad-share", type=float, default=0.02)
+    p.add_argument("--incremental-rows", type=int, default=1_000)
+    p.add_argument("--files", type=int, default=0, help="also load the same rows as this many files")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", default="bench-results.json", help="where to write the results")
+    p.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
+
+
+class Server:
+    """The server the benchmark runs on, and the databases it creates there."""
+
+    def __init__(self, settings: Settings):
+        self.url = libpq_url(settings.database_url) if settings.database_url else embedded.server_url(settings.pgdata, "postgres")
+        self.created: list[str] = []
+        with psycopg.connect(replace_database(self.url, "postgres"), autocommit=True) as conn:
+            self.version = conn.execute(sqlfiles.statement("queries/server_version.sql")).fetchone()[0]
+
+    def new_database(self, purpose: str) -> str:
+        name = f"warehouse_bench_{purpose}_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(replace_database(self.url, "postgres"), autocommit=True) as conn:
+            conn.execute(sqlfiles.composed("queries/create_database.sql", name=sql.Identifier(name)))
+        self.created.append(name)
+        return replace_database(self.url, name)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(replace_database(self.url, "postgres"), autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(sqlfiles.composed("queries/drop_database.sql", name=sql.Identifier(name)))
+
+
+def measure_limit(url: str, csv_path: Path) -> dict:
+    timings = {}
+    with connect(url, autocommit=True) as conn:
+        conn.execute(sqlfiles.read("bench/limit_tables.sql"))
+        started = time.perf_counter()
+        with conn.cursor().copy(sqlfiles.statement("bench/limit_copy.sql")) as copy, open(csv_path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                copy.write(block)
+        timings["copy"] = time.perf_counter() - started
+        t = time.perf_counter()
+        conn.execute(sqlfiles.statement("bench/limit_insert.sql"))
+        timings["insert"] = time.perf_counter() - t
+        t = time.perf_counter()
+        conn.execute(sqlfiles.statement("bench/limit_customers.sql"))
+        timings["customers"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+    return timings
+
+
+def _peak_rss(proc: subprocess.Popen) -> int:
+    """Highest resident set size of the process (and its children) until it exits, sampled.
+
+    Not getrusage's ru_maxrss: that also counts the moment between fork and exec, when the
+    child is still a copy of this (large) process.
+    """
+    peak = 0
+    watched = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    return peak
+
+
+def run_load(url: str, landing: Path, home: Path, products: Path, *, skip_products: bool = False) -> dict:
+    """`warehouse load` in a fresh Python process: wall time, peak RSS, and its runs' times."""
+    env = {
+        **os.environ,
+        "WAREHOUSE_DATABASE_URL": url,
+        "DAGSTER_PG_URL": dagster_storage_url(url),
+        "DAGSTER_HOME": str(home),
+        "WAREHOUSE_LANDING_DIR": str(landing),
+        "WAREHOUSE_LAYOUTS_DIR": str(landing / "_no_layouts"),
+        "FAKESTORE_BASE_URL": str(products),
+    }
+    argv = [sys.executable, "-m", "warehouse_assets.cli.main", "load", *(["--skip-products"] if skip_products else [])]
+    started, wall_started = time.perf_counter(), time.time()
+    with tempfile.TemporaryFile("w+") as out_file:
+        proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=subprocess.STDOUT, text=True)
+        peak = _peak_rss(proc)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        output = out_file.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"warehouse load failed (exit {proc.returncode}):\n{output[-4000:]}")
+    return {"process_seconds": wall, "peak_rss_mb": peak / 2**20, "runs": _run_times(env, since=wall_started)}
+
+
+def _run_times(env: dict, since: float) -> dict[str, float]:
+    """The time each job's runs took (summed), for the runs started after `since` (epoch seconds),
+    read from the Dagster instance the load used."""
+    code = (
+        "import json, sys, dagster as dg\n"
+        "inst = dg.DagsterInstance.get()\n"
+        "out = {}\n"
+        "for r in inst.get_run_records():\n"
+        "    if r.start_time and r.end_time and r.start_time >= float(sys.argv[1]):\n"
+        "        out[r.dagster_run.job_name] = out.get(r.dagster_run.job_name, 0) + r.end_time - r.start_time\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(since)], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_dashboards(url: str) -> dict:
+    out = {}
+    with connect(url, autocommit=True) as conn:
+        for relation in DASHBOARDS:
+            best = float("inf")
+            for _ in range(3):
+                t = time.perf_counter()
+                conn.execute(
+                    sqlfiles.composed("queries/select_all.sql", relation=sql.Identifier(*relation.split(".")))
+                ).fetchall()
+                best = min(best, time.perf_counter() - t)
+            out[relation] = best
+    return out
+
+
+def _spec(args: argparse.Namespace, rows: int, **kw) -> SalesSpec:
+    return SalesSpec(
+        rows=rows, customers=args.customers, products=args.products, bad_share=args.bad_share, seed=args.seed, **kw
+    )
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    server = Server(settings)
+    say(f"benchmark on {mask_url(server.url)} (PostgreSQL {server.version})")
+    results: dict = {
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "postgres": server.version,
+        "rows": args.rows,
+        "bad_share": args.bad_share,
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="warehouse-bench-") as tmp:
+            root = Path(tmp)
+            products = write_products(root / "products.json", args.products)
+            landing = root / "landing"
+            t = time.perf_counter()
+            generate_sales(landing / "bench.csv", _spec(args, args.rows, id_prefix="BENCH"), track_planted=False)
+            say(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s")
+
+            say("measuring the limit (COPY + INSERT ... SELECT + customer upsert) ...")
+            results["limit"] = measure_limit(server.new_database("limit"), landing / "bench.csv")
+
+            say("loading the same file with `warehouse load` ...")
+            url = server.new_database("load")
+            results["warehouse"] = run_load(url, landing, root / "home", products)
+
+            say(f"incremental: one new file of {args.incremental_rows:,} rows ...")
+            incremental = _spec(
+                args, args.incremental_rows, id_prefix="INCR", start=dt.date(2025, 1, 1), end=dt.date(2025, 1, 1)
+            )
+            incremental.seed = args.seed + 1
+            generate_sales(landing / "incremental.csv", incremental, track_planted=False)
+            results["incremental"] = run_load(url, landing, root / "home", products, skip_products=True)
+
+            say("querying the dashboards ...")
+            results["dashboards"] = measure_dashboards(url)
+
+            if args.files:
+                say(f"the same {args.rows:,} rows as {args.files} files, one `warehouse load` ...")
+                many = root / "many"
+                per_file = -(-args.rows // args.files)
+                for i in range(args.files):
+                    rows = min(per_file, args.rows - i * per_file)
+                    if rows <= 0:
+                        break
+                    spec = _spec(args, rows, id_prefix=f"F{i:04d}")
+                    spec.seed = args.seed + 100 + i
+                    generate_sales(many / f"part_{i:04d}.csv", spec, track_planted=False)
+                results["many_files"] = {
+                    "files": args.files,
+                    **run_load(server.new_database("many"), many, root / "home_many", products),
+                }
+    finally:
+        if not args.keep:
+            server.drop_all()
+    print_table(results)
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    say(f"\nresults written to {args.json}")
+    return 0
+
+
+def print_table(r: dict) -> None:
+    rows = r["rows"]
+    limit = r["limit"]["total"]
+    w, inc = r["warehouse"], r["incremental"]
+
+    def line(what: str, seconds: float | None, n: int | None = None, rss: float | None = None, ratio: bool = True) -> str:
+        if seconds is None:
+            return f"| {what} | n/a | | | |"
+        rate = f"{n / seconds:,.0f}" if n else ""
+        rel = f"{seconds / limit:.2f}x" if ratio else ""
+        mem = f"{rss:,.0f} MB" if rss else ""
+        return f"| {what} | {seconds:.2f} s | {rate} | {rel} | {mem} |"
+
+    say(f"\n{rows:,} rows, {r['bad_share']:.0%} bad; {r['machine']}; PostgreSQL {r['postgres']}\n")
+    say("| measurement | time | rows/s | vs limit | peak RSS |")
+    say("|---|---|---|---|---|")
+    say(line("limit: COPY into staging", r["limit"]["copy"], rows, ratio=False))
+    say(line("limit: INSERT ... SELECT into the fact table", r["limit"]["insert"], rows, ratio=False))
+    say(line("limit: customer upsert", r["limit"]["customers"], ratio=False))
+    say(line("**limit: total**", limit, rows))
+    say(line("warehouse: sales run", w["runs"].get("sales_files_job"), rows))
+    say(line("**warehouse: whole `warehouse load` process**", w["process_seconds"], rows, w["peak_rss_mb"]))
+    say(line(f"a new {r.get('incremental_rows', 1000):,}-row file: sales run (views refreshed)", inc["runs"].get("sales_files_job"), ratio=False))
+    say(line("a new file: whole process", inc["process_seconds"], None, inc["peak_rss_mb"], ratio=False))
+    for relation, seconds in r["dashboards"].items():
+        say(f"| query {relation} | {seconds * 1000:.0f} ms | | | |")
+    if "many_files" in r:
+        m = r["many_files"]
+        say(line(f"the same rows as {m['files']} files: whole process", m["process_seconds"], rows, m["peak_rss_mb"]))
+        say(f"\n{m['files']} files / 1 file = {m['process_seconds'] / w['process_seconds']:.2f}")
+    verdict = "meets" if w["process_seconds"] <= TARGET_RATIO * limit else "misses"
+    say(f"\nwhole load / limit = {w['process_seconds'] / limit:.2f} ({verdict} the {TARGET_RATIO:.1f}x target)")

@@ -1,0 +1,50 @@
+"""What a command needs before it touches Dagster: the database in use, Dagster's home and the
+variables the Dagster processes it starts will read.
+
+`prepare` resolves the warehouse database (starting the embedded one when no URL is set), gives
+Dagster a persistent home with the project's dagster.yaml, and exports WAREHOUSE_DATABASE_URL,
+DAGSTER_PG_URL (always with the psycopg2 driver) and DAGSTER_HOME for child processes (the UI, the
+code server, the daemon), so they all use the same database and storage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from warehouse_assets.core.settings import Settings
+from warehouse_assets.core.urls import dagster_storage_url
+from warehouse_assets.db import embedded
+
+
+@dataclass(frozen=True)
+class Environment:
+    settings: Settings  # as configured, plus the database resolved at run time
+    database_url: str
+    dagster_storage_url: str
+
+
+def resolve_database_url(settings: Settings) -> str:
+    return settings.database_url or embedded.server_url(settings.pgdata)
+
+
+def prepare(settings: Settings) -> Environment:
+    url = resolve_database_url(settings)
+    storage = dagster_storage_url(settings.dagster_pg_url or url)
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    source = settings.project_dir / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, target)
+    os.environ["WAREHOUSE_DATABASE_URL"] = url
+    os.environ["DAGSTER_PG_URL"] = storage
+    os.environ["DAGSTER_HOME"] = str(home)
+    # The definitions this process builds read the URL through EnvVar, as the UI's do.
+    resolved = settings.replace(
+        database_url=url,
+        dagster_pg_url=storage,
+        secrets_in_process_environment=settings.secrets_in_process_environment | {"WAREHOUSE_DATABASE_URL", "DAGSTER_PG_URL"},
+    )
+    return Environment(settings=resolved, database_url=url, dagster_storage_url=storage)

@@ -1,0 +1,85 @@
+"""Connections to the warehouse database.
+
+Every connection is psycopg 3 (for COPY), opened with the session time zone set to UTC so that
+naive timestamps mean UTC everywhere. The star schema in `sql/schema/` is applied the first time a
+process connects to a database (see `migrations`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from warehouse_assets.core.urls import libpq_url, mask_url
+from warehouse_assets.db import sqlfiles
+
+_schema_ready: set[str] = set()
+_schema_lock = threading.Lock()
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(libpq_url(url), autocommit=autocommit, options="-c TimeZone=UTC", application_name="warehouse")
+
+
+class Database:
+    """The warehouse database: its URL (or how to get one, for the embedded server, which is
+    started only when a connection is first needed) and connections to it."""
+
+    def __init__(self, url: str | None = None, *, resolve: Callable[[], str] | None = None, migrate: bool = True):
+        if url is None and resolve is None:
+            raise ValueError("a Database needs a URL or a way to resolve one")
+        self._url = url
+        self._resolve = resolve
+        self._migrate = migrate
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            assert self._resolve is not None
+            self._url = self._resolve()
+        return self._url
+
+    @property
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    def _ensure_schema(self) -> None:
+        if not self._migrate:
+            return
+        from warehouse_assets.db.migrations import apply_schema
+
+        with _schema_lock:
+            if self.url in _schema_ready:
+                return
+            apply_schema(self.url)
+            _schema_ready.add(self.url)
+
+    @contextmanager
+    def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        """A connection whose transaction commits when the block ends and rolls back on error."""
+        self._ensure_schema()
+        with connect(self.url, autocommit=autocommit) as conn:
+            yield conn
+
+    def rows(self, relative: str, params: dict | None = None) -> list[dict[str, Any]]:
+        """The rows of the statement in `sql/<relative>`, as dicts."""
+        with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sqlfiles.statement(relative), params or {})
+            return cur.fetchall()
+
+    def scalar(self, relative: str, params: dict | None = None) -> Any:
+        with self.connection() as conn:
+            row = conn.execute(sqlfiles.statement(relative), params or {}).fetchone()
+            return row[0] if row else None
+
+
+def fetch_dicts(conn: psycopg.Connection, relative: str, params: dict | None = None) -> list[dict[str, Any]]:
+    """The rows of the statement in `sql/<relative>`, as dicts, on an open connection."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sqlfiles.statement(relative), params or {})
+        return cur.fetchall()

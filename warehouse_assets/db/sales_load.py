@@ -1,0 +1,120 @@
+"""Loading one sales file: stage its rows and merge them, in one transaction the load owns.
+
+    lock the file -> create staged_sales -> COPY every row -> merge (sql/load/sales_file_merge.sql)
+    -> ledger row -> commit
+
+The per-file lock is held from the first staged row to the commit, and the fingerprint recorded
+is that of the bytes the reader parsed, so the facts are exactly the version the ledger names.
+A failure anywhere rolls the whole file back: the warehouse is as it was before, and the
+failure is recorded beside the file's last good load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
+from warehouse_assets.core.staged import STAGED_COLUMNS, STAGED_SQL
+from warehouse_assets.db import sqlfiles
+from warehouse_assets.db.connection import Database
+from warehouse_assets.db.copy import copy_tables, prefetched, release_memory
+
+MERGE_SCRIPT = "load/sales_file_merge.sql"
+
+# Called after each staged block with the reader's summary so far and the bytes read.
+Progress = Callable[[SalesFileSummary, int], None]
+
+
+@dataclass
+class FileLoad:
+    """What loading one file did."""
+
+    source_file: str
+    summary: SalesFileSummary
+    rows_loaded: int
+    rows_duplicate: int
+    rows_replaced: int
+    rows_promoted: int
+    inferred_products: int
+    seconds: float
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.summary.rows_rejected + self.rows_duplicate
+
+
+def _reported(reader: SalesFileReader, progress: Progress | None) -> Iterator[pa.Table]:
+    for table in reader.tables():
+        yield table
+        if progress is not None:
+            progress(reader.summary, reader.records.size_bytes)
+
+
+def load_sales_file(
+    db: Database,
+    reader: SalesFileReader,
+    *,
+    loaded_at: dt.datetime,
+    run_id: str | None,
+    layout_version: str | None,
+    progress: Progress | None = None,
+) -> FileLoad:
+    key = reader.source_file
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with db.connection() as conn:
+        conn.execute(sqlfiles.statement("load/sales_file_lock.sql"), {"source_file": key})
+        conn.execute(sqlfiles.statement(STAGED_SQL))
+        t = time.perf_counter()
+        copy_tables(conn, sql.Identifier("staged_sales"), STAGED_COLUMNS, prefetched(_reported(reader, progress)))
+        timings["read_and_stage"] = round(time.perf_counter() - t, 3)
+        counts = sqlfiles.run_steps(
+            conn, MERGE_SCRIPT, {"source_file": key, "loaded_at": loaded_at}, timings=timings
+        )
+        s = reader.summary
+        rows_loaded, rows_duplicate = conn.execute(
+            sqlfiles.statement("load/sales_file_ledger.sql"),
+            {
+                "source_file": key,
+                "fingerprint": s.fingerprint,
+                "layout": s.layout,
+                "layout_version": layout_version,
+                "unit_price_derived": s.unit_price_derived,
+                "size_bytes": s.size_bytes,
+                "lines_read": s.lines_read,
+                "records_read": s.records_read,
+                "rows_rejected": s.rows_rejected,
+                "noise_lines": s.noise_lines,
+                "noise_detail": Jsonb({k: v for k, v in s.noise.items() if v}),
+                "rejected_detail": Jsonb(dict(s.reasons)),
+                "extra_columns": s.extra_columns,
+                "loaded_at": loaded_at,
+                "run_id": run_id,
+            },
+        ).fetchone()
+    release_memory()
+    return FileLoad(
+        source_file=key,
+        summary=reader.summary,
+        rows_loaded=rows_loaded,
+        rows_duplicate=rows_duplicate,
+        rows_replaced=counts["delete_previous_facts"],
+        rows_promoted=counts["insert_promoted"],
+        inferred_products=counts["inferred_products"],
+        seconds=time.perf_counter() - started,
+        step_seconds=timings,
+    )
+
+
+def rebuild_derived(db: Database) -> dict[str, int]:
+    """Recompute every table derived from the facts from fact_sales (the repair path)."""
+    with db.connection() as conn:
+        return sqlfiles.run_steps(conn, "load/rebuild_derived.sql", {})

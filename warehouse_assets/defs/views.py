@@ -1,0 +1,71 @@
+"""The views and the analytics layer as assets, one step for all of them.
+
+Each asset is a SQL file of `sql/views/` or `sql/analytics/`; it depends on exactly the relations
+its SQL reads (parsed from its FROM and JOIN clauses), takes its description from the file's
+header comment, and reports its row count and a preview of its top rows. The executive summary
+also attaches its chart. One step creates what changed (`db.views.ensure_views`) and reports on
+every selected view, instead of a step per view.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from warehouse_assets.core import reporting
+from warehouse_assets.core.markdown import markdown_table
+from warehouse_assets.db import sqlfiles
+from warehouse_assets.db.summary import load_summary
+from warehouse_assets.db.views import ViewFile, ensure_views, view_files, view_state
+from warehouse_assets.defs.resources import WarehouseResource
+
+
+def _spec(view: ViewFile) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        view.name,
+        deps=view.reads,
+        group_name=view.group,
+        kinds={"postgres", "view"},
+        description=sqlfiles.header(view.relative),
+        metadata={"dagster/table_name": view.relation, "sql_file": f"sql/{view.relative}"},
+    )
+
+
+def build_view_assets() -> dg.AssetsDefinition:
+    views = view_files()
+
+    @dg.multi_asset(
+        name="analytics_views",
+        specs=[_spec(v) for v in views],
+        can_subset=True,
+        description="Create the views whose SQL changed and report on each: rows, a preview, the chart.",
+    )
+    def analytics_views(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        wanted = [v for v in views if dg.AssetKey(v.name) in context.selected_asset_keys]
+        with warehouse.database().connection() as conn:
+            created = ensure_views(conn, wanted)
+            if created:
+                context.log.info(f"created or replaced: {', '.join(created)}")
+            for view in wanted:
+                state = view_state(conn, view)
+                extra: dict[str, dg.MetadataValue] = {}
+                if view.name == "executive_summary":
+                    summary = load_summary(conn)
+                    extra["chart"] = dg.MetadataValue.md(
+                        reporting.png_markdown(reporting.render_chart(summary), "Daily revenue and top products")
+                    )
+                    extra["figures"] = dg.MetadataValue.md(
+                        "\n".join(f"- **{label}**: {text}" for label, text in summary.formatted())
+                    )
+                yield dg.MaterializeResult(
+                    asset_key=view.name,
+                    metadata={
+                        "dagster/row_count": dg.MetadataValue.int(state["rows"]),
+                        "preview": dg.MetadataValue.md(markdown_table(state["columns"], state["preview"])),
+                        "refreshed_at": dg.MetadataValue.timestamp(dt.datetime.now(dt.timezone.utc)),
+                        "created_now": dg.MetadataValue.bool(view.name in created),
+                        **extra,
+                    },
+                )
+
+    return analytics_views

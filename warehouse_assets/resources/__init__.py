@@ -1,1 +1,0 @@
-"""Dagster resources: the warehouse database, the Postgres IO manager, the FakeStore client."""
