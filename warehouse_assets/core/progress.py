@@ -15,5 +15,8 @@ class LoadObserver:
 
     def file_progress(self, key: str, bytes_read: int, rows: int) -> None: ...
 
+    def load_step(self, key: str, step: str) -> None:
+        """Called before each named step of a file's load transaction (see db.sales_load)."""
+
     def file_finished(self, key: str, result: Any | None, error: str | None) -> None:
         """`result` is the file's `FileLoad` when it loaded, `error` the message when it failed."""

@@ -30,6 +30,9 @@ MERGE_SCRIPT = "load/sales_file_merge.sql"
 
 # Called after each staged block with the reader's summary so far and the bytes read.
 Progress = Callable[[SalesFileSummary, int], None]
+# Called with the name of each step of a load before it runs: "staged" once every row is in the
+# temporary table, then each step of the merge script, then "ledger" and "commit".
+StepHook = Callable[[str], None]
 
 
 @dataclass
@@ -66,6 +69,7 @@ def load_sales_file(
     run_id: str | None,
     layout_version: str | None,
     progress: Progress | None = None,
+    step_hook: StepHook | None = None,
 ) -> FileLoad:
     key = reader.source_file
     started = time.perf_counter()
@@ -76,9 +80,12 @@ def load_sales_file(
         t = time.perf_counter()
         copy_tables(conn, sql.Identifier("staged_sales"), STAGED_COLUMNS, prefetched(_reported(reader, progress)))
         timings["read_and_stage"] = round(time.perf_counter() - t, 3)
+        hook = step_hook or (lambda name: None)
+        hook("staged")
         counts = sqlfiles.run_steps(
-            conn, MERGE_SCRIPT, {"source_file": key, "loaded_at": loaded_at}, timings=timings
+            conn, MERGE_SCRIPT, {"source_file": key, "loaded_at": loaded_at}, timings=timings, before_step=hook
         )
+        hook("ledger")
         s = reader.summary
         rows_loaded, rows_duplicate = conn.execute(
             sqlfiles.statement("load/sales_file_ledger.sql"),
@@ -100,6 +107,8 @@ def load_sales_file(
                 "run_id": run_id,
             },
         ).fetchone()
+        hook("commit")
+    hook("committed")
     release_memory()
     return FileLoad(
         source_file=key,

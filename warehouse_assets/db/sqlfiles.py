@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,17 +110,21 @@ def run_steps(
     *,
     skip: frozenset[str] = frozenset(),
     timings: dict[str, float] | None = None,
+    before_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run a script's steps in order on `conn` (inside the caller's transaction).
 
     Returns each step's row count; a step whose statement returns rows (SELECT or RETURNING)
     reports its first row instead (the value itself when the row has one column). `timings`, if
-    given, receives each step's duration in seconds.
+    given, receives each step's duration in seconds; `before_step`, if given, is called with each
+    step's name before it runs (tests pause or stop a load at a named step with it).
     """
     counts: dict[str, Any] = {}
     for name, text in steps(relative):
         if name in skip:
             continue
+        if before_step is not None:
+            before_step(name)
         started = time.perf_counter()
         cur = conn.execute(text, params)
         if cur.description is not None:

@@ -26,12 +26,10 @@ def _secret(settings: Settings, name: str, value: str | None) -> str | dg.EnvVar
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    warehouse = WarehouseResource(
-        database_url=_secret(settings, "WAREHOUSE_DATABASE_URL", settings.database_url), pgdata=str(settings.pgdata)
-    )
+    database_url = _secret(settings, "WAREHOUSE_DATABASE_URL", settings.database_url)
     return {
-        "warehouse": warehouse,
-        "io_manager": PostgresIOManager(warehouse=warehouse),
+        "warehouse": WarehouseResource(database_url=database_url, pgdata=str(settings.pgdata)),
+        "io_manager": PostgresIOManager(database_url=database_url, pgdata=str(settings.pgdata)),
         "fakestore": FakeStoreResource(
             base_url=settings.fakestore_base_url,
             project_dir=str(settings.project_dir),

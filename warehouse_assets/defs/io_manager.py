@@ -24,7 +24,7 @@ from psycopg import sql
 
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.copy import copy_tables, frame_from_rows, frame_to_arrow
-from warehouse_assets.defs.resources import WarehouseResource
+from warehouse_assets.defs.resources import database_for
 
 DEFAULT_SCHEMA = "warehouse"
 
@@ -48,7 +48,13 @@ def _ident(schema: str, table: str) -> sql.Identifier:
 class PostgresIOManager(dg.ConfigurableIOManager):
     """Stores DataFrames and Arrow tables in PostgreSQL tables with COPY; loads DataFrames."""
 
-    warehouse: WarehouseResource
+    # The database's own fields rather than a nested resource: Dagster 1.13's nested-resource
+    # initialisation calls a deprecated context property.
+    database_url: str | None = None
+    pgdata: str
+
+    def _db(self):
+        return database_for(self.database_url, self.pgdata)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table | None) -> None:
         if obj is None:
@@ -62,7 +68,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata or {}
         schema, name = _table_of(context.asset_key, metadata)
         ident = _ident(schema, name)
-        db = self.warehouse.database()
+        db = self._db()
         with db.connection() as conn:
             exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": f"{schema}.{name}"}).fetchone()[0]
             if not exists:
@@ -103,7 +109,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
             params = {"keys": list(context.asset_partition_keys)}
         else:
             statement, params = sqlfiles.composed("queries/io_select.sql", columns=selected, table=table), {}
-        db = self.warehouse.database()
+        db = self._db()
         with db.connection() as conn:
             exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": f"{schema}.{name}"}).fetchone()[0]
             if not exists:

@@ -9,29 +9,34 @@ and the run storage show the variable's name, never its value.
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from warehouse_assets.core.fakestore import FakeStoreClient
 from warehouse_assets.db import embedded
 from warehouse_assets.db.connection import Database
 
 
+_databases: dict[tuple[str | None, str], Database] = {}
+
+
+def database_for(database_url: str | None, pgdata: str) -> Database:
+    """The process's Database for a URL, or for the embedded server in `pgdata` (started on
+    first use, and left running for the next process)."""
+    key = (database_url, pgdata)
+    if key not in _databases:
+        folder = Path(pgdata)
+        _databases[key] = Database(database_url) if database_url else Database(resolve=lambda: embedded.server_url(folder))
+    return _databases[key]
+
+
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse database. Without a URL, the embedded PostgreSQL in the state folder is used
-    (started on first use, and left running for the next process)."""
+    """The warehouse database. Without a URL, the embedded PostgreSQL in the state folder is used."""
 
     database_url: str | None = Field(default=None, description="PostgreSQL URL of the warehouse; empty: the embedded server.")
     pgdata: str = Field(description="Data folder of the embedded server, used when there is no URL.")
 
-    _database: Database | None = PrivateAttr(default=None)
-
     def database(self) -> Database:
-        if self._database is None:
-            pgdata = Path(self.pgdata)
-            self._database = (
-                Database(self.database_url) if self.database_url else Database(resolve=lambda: embedded.server_url(pgdata))
-            )
-        return self._database
+        return database_for(self.database_url, self.pgdata)
 
 
 class FakeStoreResource(dg.ConfigurableResource):

@@ -120,6 +120,7 @@ def _load_one(
         run_id=run_id,
         layout_version=layout.version if layout else None,
         progress=lambda summary, read: observer.file_progress(key, read, summary.records_read),
+        step_hook=lambda step: observer.load_step(key, step),
     )
 
 
@@ -225,7 +226,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
         results: dict[str, FileLoad] = {}
         failures: dict[str, str] = {}
         if keys:
-            results, failures = load_files(db, settings, keys, context.run_id, observer, context.log)
+            results, failures = load_files(db, settings, keys, context.run.run_id, observer, context.log)
         elif set(DERIVED) & selected:
             counts = rebuild_derived(db)
             context.log.info(f"rebuilt the tables derived from fact_sales: {counts}")
