@@ -70,7 +70,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         ident = _ident(schema, name)
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": f"{schema}.{name}"}).fetchone()[0]
+            exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
             if not exists:
                 raise dg.Failure(f"table {schema}.{name} does not exist; its DDL belongs in sql/schema/")
             # Writers of one table take turns, so a partition replace never interleaves with another.
@@ -111,7 +111,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
             statement, params = sqlfiles.composed("queries/io_select.sql", columns=selected, table=table), {}
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": f"{schema}.{name}"}).fetchone()[0]
+            exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
             if not exists:
                 raise dg.Failure(f"table {schema}.{name} does not exist: materialize {context.asset_key.to_user_string()} first")
             cur = conn.execute(statement, params)

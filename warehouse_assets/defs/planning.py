@@ -30,6 +30,7 @@ class SalesPlan:
     new_partitions: list[str] = field(default_factory=list)
     batches: list[FileBatch] = field(default_factory=list)
     known_failures: list[str] = field(default_factory=list)  # same content failed before: not retried
+    layout_versions: dict[str, str | None] = field(default_factory=dict)  # per ready file
     layout_error: str | None = None
 
 
@@ -42,11 +43,14 @@ def plan_sales_runs(
     settle_seconds: float = 0.0,
     reload_all: bool = False,
     retry_failed: bool = True,
+    known_layouts: Mapping[str, str | None] | None = None,
 ) -> SalesPlan:
     """The runs that bring the warehouse up to date with the landing folder.
 
     `partitions` are the sales_files partitions in their order; `known` the file states already
-    hashed (the sensor's cursor), so only files that look different are hashed again.
+    hashed (the sensor's cursor), so only files that look different are hashed again. With
+    `known_layouts` (the sensor's cursor too), only files whose content or layout version changed
+    since then are considered: the sensor has already requested the others.
     """
     changes = scan_landing(settings.landing_dir, known, settle_seconds=settle_seconds)
     plan = SalesPlan(changes=changes)
@@ -63,7 +67,11 @@ def plan_sales_runs(
             plan.layout_error = str(exc)
             return plan
         versions[key] = layout.version if layout else None
+    plan.layout_versions = versions
     contents = {key: state.sha256 for key, state in changes.states.items()}
+    if known_layouts is not None:
+        fresh = set(changes.to_load) | {k for k in contents if k in known_layouts and known_layouts[k] != versions[k]}
+        contents = {k: v for k, v in contents.items() if k in fresh}
     if reload_all:
         candidates = sorted(contents)
     else:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from warehouse_assets.core.landing import outside_link
+from warehouse_assets.core.landing import file_sha256, outside_link
 from warehouse_assets.core.layouts.discovery import find_layout, load_layouts
 from warehouse_assets.core.layouts.layout import Layout, LayoutError
 from warehouse_assets.core.markdown import markdown_table
@@ -131,6 +131,14 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _fingerprint(path: Path) -> str | None:
+    """The content's sha256, so a failed file is retried only once it changes."""
+    try:
+        return file_sha256(path)[1]
+    except OSError:
+        return None
+
+
 def load_files(
     db: Database, settings: Settings, keys: list[str], run_id: str, observer: LoadObserver, log
 ) -> tuple[dict[str, FileLoad], dict[str, str]]:
@@ -154,7 +162,7 @@ def load_files(
             failures[key] = message
             log.error(message)
             try:
-                ledger.record_failure(db, key, None, message, dt.datetime.now(dt.timezone.utc))
+                ledger.record_failure(db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc))
             except Exception as ledger_error:  # the failure is reported by the run either way
                 log.warning(f"{key}: the failure could not be recorded in the ledger: {ledger_error}")
             observer.file_finished(key, None, message)

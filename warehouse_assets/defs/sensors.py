@@ -22,10 +22,12 @@ from warehouse_assets.defs.resources import WarehouseResource
 from warehouse_assets.defs.sales import SALES_FILES
 
 
-def _decode(cursor: str | None) -> dict[str, FileState]:
+def _decode(cursor: str | None) -> tuple[dict[str, FileState], dict[str, str | None]]:
+    """The file states and layout versions the last tick saw."""
     if not cursor:
-        return {}
-    return {k: FileState.from_json(v) for k, v in json.loads(cursor).items()}
+        return {}, {}
+    data = json.loads(cursor)
+    return {k: FileState.from_json(v) for k, v in data.items()}, {k: v.get("layout") for k, v in data.items()}
 
 
 def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
@@ -38,7 +40,7 @@ def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
         "and loads them in batches of partitions of raw_sales and fact_sales.",
     )
     def sales_files_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-        known = _decode(context.cursor)
+        known, known_layouts = _decode(context.cursor)
         partitions = list(context.instance.get_dynamic_partitions(SALES_FILES.name))
         plan = plan_sales_runs(
             settings,
@@ -47,15 +49,16 @@ def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
             known,
             settle_seconds=settings.sensor_settle_seconds,
             retry_failed=False,
+            known_layouts=known_layouts,
         )
         changes = plan.changes
         for key in changes.deleted:
             context.log.warning(f"{key} was removed from {settings.landing_dir}; the rows loaded from it are kept")
         for key, reason in changes.refused.items():
             context.log.warning(f"{key} {reason}")
-        cursor = {k: v.as_json() for k, v in changes.states.items()}
+        cursor = {k: {**v.as_json(), "layout": plan.layout_versions.get(k)} for k, v in changes.states.items()}
         # Files still settling keep their old state, so they are looked at again next tick.
-        cursor |= {k: known[k].as_json() for k in changes.settling if k in known}
+        cursor |= {k: {**known[k].as_json(), "layout": known_layouts.get(k)} for k in changes.settling if k in known}
         partition_requests = [SALES_FILES.build_add_request(plan.new_partitions)] if plan.new_partitions else []
         if plan.layout_error:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"the source layouts cannot be used: {plan.layout_error}"))
