@@ -1,0 +1,94 @@
+"""The schema: `sql/schema/*.sql` applies idempotently, has the indexes the load and the pages
+rely on, refuses a database from the earlier release, and the staged row declared once in
+`sql/load/staged_sales.sql` is the shape the reader builds."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from warehouse_assets.core.staged import STAGED_SCHEMA
+from warehouse_assets.db import sqlfiles
+from warehouse_assets.db.migrations import apply_schema
+from warehouse_assets_tests.support.databases import connect
+from warehouse_assets_tests.support.paths import SQL_DIR
+
+SCHEMA_FILES = sorted(p.name for p in (SQL_DIR / "schema").glob("*.sql"))
+
+
+def schema_shape(conn) -> list[tuple]:
+    return conn.execute(
+        """
+        SELECT 'column', table_schema || '.' || table_name || '.' || column_name, data_type
+        FROM information_schema.columns WHERE table_schema IN ('warehouse', 'analytics')
+        UNION ALL
+        SELECT 'index', schemaname || '.' || indexname, indexdef FROM pg_indexes
+        WHERE schemaname IN ('warehouse', 'analytics')
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+
+
+def test_schema_applies_idempotently(empty_database_url):
+    assert apply_schema(empty_database_url) == SCHEMA_FILES
+    with connect(empty_database_url) as conn:
+        shape = schema_shape(conn)
+        tables = {name.split(".")[1] for kind, name, _ in shape if kind == "column" and name.startswith("warehouse.")}
+        assert {"dim_product", "dim_customer", "dim_date", "fact_sales", "rejected_sales", "rejected_products", "sales_files"} <= tables
+        # Running the files themselves again (not only the bookkeeping) changes nothing either.
+        conn.execute("DELETE FROM warehouse.schema_history")
+    assert apply_schema(empty_database_url) == SCHEMA_FILES
+    assert apply_schema(empty_database_url) == []
+    with connect(empty_database_url) as conn:
+        assert schema_shape(conn) == shape
+
+
+def test_the_indexes_the_load_and_the_pages_use_exist(warehouse_url):
+    with connect(warehouse_url) as conn:
+        indexes = {name for kind, name, _ in schema_shape(conn) if kind == "index"}
+    for needed in (
+        "fact_sales_pkey",
+        "fact_sales_source_file_idx",  # replacing a file finds its facts
+        "fact_sales_customer_day_idx",  # distinct-customer counts of the days a load touches
+        "dim_customer_pkey",
+        "customer_file_stats_source_file_idx",  # a replaced file's contribution to customers
+    ):
+        assert f"warehouse.{needed}" in indexes, sorted(indexes)
+    # Every other index on the facts costs each load and serves no statement (issue: load speed).
+    fact_indexes = {i for i in indexes if i.startswith("warehouse.fact_sales_")}
+    assert fact_indexes == {"warehouse.fact_sales_pkey", "warehouse.fact_sales_source_file_idx", "warehouse.fact_sales_customer_day_idx"}
+
+
+def test_a_database_of_the_earlier_release_is_refused_with_what_to_do(empty_database_url):
+    with connect(empty_database_url) as conn:
+        conn.execute("CREATE SCHEMA warehouse; CREATE TABLE warehouse.raw_sales (id int)")
+    with pytest.raises(psycopg.errors.RaiseException) as info:
+        apply_schema(empty_database_url)
+    assert "earlier release" in str(info.value)
+    assert "warehouse load --all" in (info.value.diag.message_hint or "")
+    with connect(empty_database_url) as conn:  # nothing of the new schema was left behind
+        assert conn.execute("SELECT to_regclass('warehouse.fact_sales')").fetchone() == (None,)
+
+
+def test_the_staged_row_is_the_shape_the_reader_builds(warehouse_url):
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(sqlfiles.read("load/staged_sales.sql"))
+        columns = conn.execute(
+            """
+            SELECT a.attname, format_type(a.atttypid, NULL)
+            FROM pg_attribute a WHERE a.attrelid = 'pg_temp.staged_sales'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """
+        ).fetchall()
+        conn.rollback()
+    short = {"integer": "integer", "bigint": "bigint", "text": "text", "numeric": "numeric", "smallint": "smallint",
+             "timestamp with time zone": "timestamptz", "text[]": "text[]", "jsonb": "jsonb", "boolean": "boolean", "date": "date"}
+    assert [name for name, _ in columns] == STAGED_SCHEMA.names
+    assert all(kind in short for _, kind in columns), columns
+    # The reader types each column by its declared PostgreSQL type, never by guessing from data.
+    import pyarrow as pa
+
+    arrow_for = {"integer": pa.int32(), "bigint": pa.int64(), "text": pa.string(), "numeric": pa.string(),
+                 "timestamp with time zone": pa.timestamp("us", tz="UTC"), "text[]": pa.string(), "jsonb": pa.string(),
+                 "smallint": pa.int16(), "boolean": pa.bool_(), "date": pa.date32()}
+    assert [arrow_for[kind] for _, kind in columns] == STAGED_SCHEMA.types
