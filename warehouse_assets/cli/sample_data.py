@@ -285,8 +285,8 @@ def add_arguments(p) -> None:
     p.add_argument("--end", default="2024-12-31")
     p.add_argument("--bad-share", type=float, default=0.02, help="share of rows broken on purpose")
     p.add_argument("--unknown-product-share", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--id-prefix", default="TXN")
+    p.add_argument("--seed", type=int, default=42, help="files written with different seeds differ, transaction ids included")
+    p.add_argument("--id-prefix", help="prefix of the transaction ids (default TXN<seed>)")
     p.add_argument("--out", help="CSV path (default: <landing dir>/sales_<seed>.csv)")
     p.add_argument("--products-json", help="also write a FakeStore-shaped products snapshot here")
 
@@ -305,12 +305,12 @@ def cmd_sample_data(args, settings) -> int:
         bad_share=args.bad_share,
         unknown_product_share=args.unknown_product_share,
         seed=args.seed,
-        id_prefix=args.id_prefix,
+        id_prefix=args.id_prefix or f"TXN{args.seed}",
     )
-    out = settings.project_path(args.out) if args.out else settings.landing_dir / f"sales_{args.seed}.csv"
+    out = Path(args.out).expanduser().resolve() if args.out else settings.landing_dir / f"sales_{args.seed}.csv"
     started = time.perf_counter()
     generated = generate_sales(out, spec, track_planted=False)
     say(f"wrote {generated.rows:,} rows to {out} in {time.perf_counter() - started:.1f}s")
     if args.products_json:
-        say(f"wrote products snapshot to {write_products(settings.project_path(args.products_json), args.products)}")
+        say(f"wrote products snapshot to {write_products(Path(args.products_json).expanduser().resolve(), args.products)}")
     return 0

@@ -349,11 +349,6 @@ class Settings:
         """Where the embedded PostgreSQL keeps its data."""
         return self.state_dir / "pgdata"
 
-    def project_path(self, text: str) -> Path:
-        """A path from a setting or an argument: relative ones are taken from the project folder."""
-        path = Path(text).expanduser()
-        return path if path.is_absolute() else self.project_dir / path
-
     def describe(self, in_effect: Mapping[str, str | None] | None = None) -> list[tuple[str, str, str]]:
         """(variable, value as shown, where it came from) for every variable, secrets masked.
 

@@ -103,3 +103,24 @@ def defs(settings: Settings) -> dg.Definitions:
     from warehouse_assets.defs.build import build_definitions
 
     return build_definitions(settings)
+
+
+@pytest.fixture
+def cli_env(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """What `warehouse` sees on a configured machine: the test's settings as environment
+    variables and a Dagster home of its own. Every variable the command itself exports is set
+    here first, so the test's environment is restored afterwards."""
+    from warehouse_assets.core.urls import dagster_storage_url
+
+    for name, value in {
+        "WAREHOUSE_DATABASE_URL": settings.database_url,
+        "WAREHOUSE_LANDING_DIR": str(settings.landing_dir),
+        "WAREHOUSE_LAYOUTS_DIR": str(settings.layouts_dir),
+        "WAREHOUSE_STATE_DIR": str(settings.state_dir),
+        "FAKESTORE_BASE_URL": settings.fakestore_base_url,
+        "WAREHOUSE_SENSOR_SETTLE_SECONDS": "0",
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "DAGSTER_PG_URL": dagster_storage_url(settings.database_url),
+    }.items():
+        monkeypatch.setenv(name, value)
+    return settings
