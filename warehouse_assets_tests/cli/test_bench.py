@@ -1,0 +1,60 @@
+"""`warehouse bench` end to end on small files. It proves the command measures what it says, in
+databases of its own; it asserts no time (timings are for the benchmark's table, not for tests)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+from psycopg import sql
+
+from warehouse_assets.cli.main import main
+from warehouse_assets.core.urls import replace_database
+
+DASHBOARDS = {
+    "analytics.vw_product_sales_summary",
+    "analytics.vw_daily_sales_summary",
+    "analytics.vw_customer_lifetime_value",
+    "analytics.executive_summary",
+}
+
+
+def databases(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_server_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_DATABASE_URL", pg_server_url)
+    before = databases(pg_server_url)
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--rows", "20000", "--customers", "2000", "--incremental-rows", "500", "--files", "3", "--keep"]
+    assert main([*argv, "--json", str(out)]) == 0
+    created = databases(pg_server_url) - before
+    try:
+        results = json.loads(out.read_text())
+        assert results["rows"] == 20_000
+        assert all(results["limit"][k] > 0 for k in ("copy", "insert", "customers", "total"))
+        for run in (results["warehouse"], results["incremental"], results["many_files"]):
+            assert run["process_seconds"] > 0 and run["peak_rss_mb"] > 0 and run["runs"]["sales_files_job"] > 0
+        assert set(results["dashboards"]) == DASHBOARDS
+        printed = capsys.readouterr().out
+        assert "**limit: total**" in printed and "whole load / limit =" in printed and "3 files / 1 file =" in printed
+
+        # What each measured load left behind: the whole file, the new one, and the three parts.
+        loaded = {}
+        for name in created:
+            with psycopg.connect(replace_database(pg_server_url, name)) as conn:
+                if conn.execute("SELECT to_regclass('warehouse.sales_files')").fetchone()[0]:
+                    loaded[name.split("_")[2]] = conn.execute(
+                        "SELECT count(*), sum(records_read) FROM warehouse.sales_files WHERE fingerprint IS NOT NULL"
+                    ).fetchone()
+        assert loaded == {"load": (2, 20_500), "many": (3, 20_000)}
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            for name in created:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # The user's warehouse is untouched.
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute("SELECT count(*) FROM warehouse.fact_sales").fetchone() == (0,)
+
