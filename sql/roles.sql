@@ -25,20 +25,21 @@
 --
 -- Ownership, and the intended production setup. Only an object's owner (or a member of the owning
 -- role) may run CREATE OR REPLACE VIEW/FUNCTION, CREATE INDEX or ALTER TABLE on it, and the
--- pipeline re-creates its views on every run and applies schema changes. So the loader must own
--- the objects: create the database, run this file as a superuser BEFORE the first load (it then
--- creates both schemas owned by warehouse_loader), and let the pipeline log in as a member whose
--- sessions run as the group role, so that everything it creates is owned by warehouse_loader and
--- any other loader login can replace it:
+-- pipeline re-creates a view whenever its SQL file changes and applies schema changes. So the
+-- loader must own the objects: create the database, run this file as a superuser BEFORE the
+-- first load (it then creates both schemas owned by warehouse_loader), and let the pipeline log
+-- in as a member whose sessions run as the group role, so that everything it creates is owned by
+-- warehouse_loader and any other loader login can replace it:
 --
 --     CREATE ROLE etl LOGIN PASSWORD '...';
 --     GRANT warehouse_loader TO etl;
 --     ALTER ROLE etl SET role = 'warehouse_loader';
 --
 -- If the schema was applied by another role (e.g. the superuser of docker-compose.yml), the grants
--- below still let the loader run every load step (raw_sales, fact_sales, dimensions, aggregates),
--- but the view assets fail with "must be owner of view" until the objects are handed over, e.g.
--- for each table, view and function of both schemas: ALTER ... OWNER TO warehouse_loader.
+-- below still let the loader run every load step (the quarantine, fact_sales, the dimensions and
+-- aggregates) and read the views, but the first run after a view's SQL file changed fails with
+-- "must be owner of view" until the objects are handed over, e.g. for each table, view and
+-- function of both schemas: ALTER ... OWNER TO warehouse_loader.
 --
 -- Readers, per person or tool:
 --
@@ -52,10 +53,10 @@
 -- REVOKE TEMPORARY ON DATABASE <db> FROM PUBLIC (the loader has its own grant).
 --
 -- Run as a superuser, in the warehouse database: psql -v ON_ERROR_STOP=1 -d warehouse -f
--- sql/roles.sql, or warehouse_assets.roles.apply_roles(url). Idempotent: it creates what is
--- missing, re-grants, and revokes what the model excludes, so running it again (after a schema
--- change, say) converges. Roles are cluster-wide, grants are per database: run it in every
--- warehouse database. Role names are fixed here; nothing in it comes from input.
+-- sql/roles.sql, or `warehouse roles` with WAREHOUSE_DATABASE_URL naming a superuser.
+-- Idempotent: it creates what is missing, re-grants, and revokes what the model excludes, so
+-- running it again (after a schema change, say) converges. Roles are cluster-wide, grants are
+-- per database: run it in every warehouse database. Role names are fixed here; nothing in it comes from input.
 
 -- The group roles, if missing. A concurrent run in another database may create one between the
 -- check and the CREATE: that is not an error.

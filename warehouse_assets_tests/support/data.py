@@ -44,3 +44,11 @@ def line(tid: str, day: str, customer: str = "C1", amount: str = "10.00", *, qua
     unit = f"{cents // quantity // 100}.{cents // quantity % 100:02d}"
     total = f"{(cents // quantity) * quantity // 100}.{(cents // quantity) * quantity % 100:02d}"
     return f"{tid},{day},{customer},{name},{city},{country},{product},{quantity},{unit},{total},{payment}"
+
+
+def small_sales_file(landing: Path, name: str, seed: int, prefix: str, rows: int = 400) -> str:
+    """A generated sales file with 5% bad rows of every kind, ids starting with `prefix`."""
+    from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
+
+    generate_sales(landing / name, SalesSpec(rows=rows, customers=60, products=20, bad_share=0.05, seed=seed, id_prefix=prefix))
+    return name
