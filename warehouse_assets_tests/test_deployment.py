@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from warehouse_assets import settings
+from warehouse_assets.core.settings import VARIABLES
+from warehouse_assets_tests.support.paths import PROJECT_DIR
 
-ROOT = settings.PROJECT_DIR
+ROOT = PROJECT_DIR
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -494,7 +495,7 @@ def test_the_ui_is_published_on_loopback_only(services):
 
 
 def test_dagster_services_set_only_variables_the_project_reads(services, env_example, dockerfile):
-    known = {setting.name for setting in settings.SETTINGS} | GRPC_VARIABLES
+    known = {variable.name for variable in VARIABLES} | GRPC_VARIABLES
     for name in DAGSTER_SERVICES:
         names = set(_effective_env(services[name], env_example)) | set(dockerfile["env"])
         unknown = sorted(n for n in names if n.startswith(CHECKED_PREFIXES) and n not in known)
