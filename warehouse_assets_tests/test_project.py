@@ -27,7 +27,11 @@ def test_fixed_top_level_files_exist(path):
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True, timeout=300,
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PATH": str(LINT_IMPORTS.parent), "PYTHONPATH": str(root)},
     )
 
@@ -71,7 +75,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
         id(node.body[0].value)
         for node in ast.walk(tree)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
 
 
@@ -83,7 +89,10 @@ def test_sql_lives_in_sql_files_not_in_python_strings():
         found += [
             f"{path.relative_to(PROJECT_DIR)}:{node.lineno}: {node.value.strip()[:60]}"
             for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose and _SQL.search(node.value)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in prose
+            and _SQL.search(node.value)
         ]
     assert found == []
 

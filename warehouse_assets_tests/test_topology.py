@@ -67,7 +67,9 @@ def dropped(topology: Topology) -> Drop:
 
     topology.wait_for("every dropped file's rows in fact_sales", all_facts_in, LOAD_TIMEOUT, interval=0.2)
     seconds = time.monotonic() - dropped_at
-    topology.wait_for("the sensor's run to succeed", lambda: [r for r in topology.sales_runs() if r[1] == "SUCCESS"], LOAD_TIMEOUT)
+    topology.wait_for(
+        "the sensor's run to succeed", lambda: [r for r in topology.sales_runs() if r[1] == "SUCCESS"], LOAD_TIMEOUT
+    )
     runs = topology.sales_runs()
     assert len(runs) == 1, f"one run for files that arrived together, got {runs}"
     print(f"\n{FILES} files dropped at once: every row in fact_sales {seconds:.1f} s later, one run")
@@ -90,9 +92,16 @@ def test_files_dropped_at_once_are_loaded_by_one_sensor_run(topology: Topology, 
     assert (schedule["cronSchedule"], schedule["scheduleState"]["status"]) == ("0 6 * * *", "RUNNING")
     # The run's checks passed and were recorded in the instance.
     checks = dict(
-        topology.dagster_query("SELECT check_name, execution_status FROM asset_check_executions WHERE run_id = %s", dropped.run_id)
+        topology.dagster_query(
+            "SELECT check_name, execution_status FROM asset_check_executions WHERE run_id = %s", dropped.run_id
+        )
     )
-    assert {"fact_sales_no_orphans", "fact_sales_amounts_valid", "fact_sales_dates_consistent", "sales_file_reconciles"} <= set(checks)
+    assert {
+        "fact_sales_no_orphans",
+        "fact_sales_amounts_valid",
+        "fact_sales_dates_consistent",
+        "sales_file_reconciles",
+    } <= set(checks)
     assert set(checks.values()) == {"SUCCEEDED"}, checks
     # Events grow with the steps of one run and a few per file, not with every step per file.
     (events,) = topology.dagster_query("SELECT count(*) FROM event_logs WHERE run_id = %s", dropped.run_id)[0]
@@ -122,9 +131,14 @@ def test_a_ui_backfill_of_twenty_partitions_is_one_run(topology: Topology, dropp
 
     def finished() -> str | None:
         status = topology.graphql(BACKFILL_STATUS, {"id": backfill})["partitionBackfillOrError"]["status"]
-        return status if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED") else None
+        return (
+            status if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED") else None
+        )
 
-    assert topology.wait_for(f"backfill {backfill} to complete", finished, LOAD_TIMEOUT) in ("COMPLETED", "COMPLETED_SUCCESS")
+    assert topology.wait_for(f"backfill {backfill} to complete", finished, LOAD_TIMEOUT) in (
+        "COMPLETED",
+        "COMPLETED_SUCCESS",
+    )
     runs = topology.dagster_query(
         "SELECT r.run_id, r.status FROM runs r JOIN run_tags t ON t.run_id = r.run_id "
         "WHERE t.key = 'dagster/backfill' AND t.value = %s",
@@ -162,7 +176,9 @@ def test_ui_in_a_browser(topology: Topology, dropped: Drop, browser):
         with shots.step("asset-catalog"):
             page.goto("/assets", wait_until="networkidle")
             for name in assets:
-                expect(page.locator(f'a[href="/assets/{name}"]'), f"asset {name} is not in the catalog").to_contain_text(name)
+                expect(
+                    page.locator(f'a[href="/assets/{name}"]'), f"asset {name} is not in the catalog"
+                ).to_contain_text(name)
             for group in groups:
                 links = page.get_by_role("link").filter(has_text=re.compile(rf"^{group}$"))
                 expect(links.first, f"no asset of group {group} in the catalog").to_be_visible()

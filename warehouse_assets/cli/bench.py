@@ -67,7 +67,11 @@ class Server:
     """The server the benchmark runs on, and the databases it creates there."""
 
     def __init__(self, settings: Settings):
-        self.url = libpq_url(settings.database_url) if settings.database_url else embedded.server_url(settings.pgdata, "postgres")
+        self.url = (
+            libpq_url(settings.database_url)
+            if settings.database_url
+            else embedded.server_url(settings.pgdata, "postgres")
+        )
         self.created: list[str] = []
         with psycopg.connect(replace_database(self.url, "postgres"), autocommit=True) as conn:
             self.version = conn.execute(sqlfiles.statement("queries/server_version.sql")).fetchone()[0]
@@ -249,7 +253,9 @@ def print_table(r: dict) -> None:
     limit = r["limit"]["total"]
     w, inc = r["warehouse"], r["incremental"]
 
-    def line(what: str, seconds: float | None, n: int | None = None, rss: float | None = None, ratio: bool = True) -> str:
+    def line(
+        what: str, seconds: float | None, n: int | None = None, rss: float | None = None, ratio: bool = True
+    ) -> str:
         if seconds is None:
             return f"| {what} | n/a | | | |"
         rate = f"{n / seconds:,.0f}" if n else ""
@@ -266,7 +272,13 @@ def print_table(r: dict) -> None:
     say(line("**limit: total**", limit, rows))
     say(line("warehouse: sales run", w["runs"].get("sales_files_job"), rows))
     say(line("**warehouse: whole `warehouse load` process**", w["process_seconds"], rows, w["peak_rss_mb"]))
-    say(line(f"a new {r.get('incremental_rows', 1000):,}-row file: sales run (views refreshed)", inc["runs"].get("sales_files_job"), ratio=False))
+    say(
+        line(
+            f"a new {r.get('incremental_rows', 1000):,}-row file: sales run (views refreshed)",
+            inc["runs"].get("sales_files_job"),
+            ratio=False,
+        )
+    )
     say(line("a new file: whole process", inc["process_seconds"], None, inc["peak_rss_mb"], ratio=False))
     for relation, seconds in r["dashboards"].items():
         say(f"| query {relation} | {seconds * 1000:.0f} ms | | | |")

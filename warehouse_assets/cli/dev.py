@@ -21,7 +21,19 @@ from warehouse_assets.core.urls import mask_url
 def dg_command(settings: Settings, host: str, port: int, verbose: bool) -> list[str]:
     dg = shutil.which("dg") or str(Path(sys.executable).parent / "dg")
     level = "info" if verbose else "warning"
-    return [dg, "dev", "--use-active-venv", "-h", host, "-p", str(port), "--log-level", level, "--code-server-log-level", level]
+    return [
+        dg,
+        "dev",
+        "--use-active-venv",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "--log-level",
+        level,
+        "--code-server-log-level",
+        level,
+    ]
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:

@@ -45,6 +45,7 @@ def prepare(settings: Settings) -> Environment:
     resolved = settings.replace(
         database_url=url,
         dagster_pg_url=storage,
-        secrets_in_process_environment=settings.secrets_in_process_environment | {"WAREHOUSE_DATABASE_URL", "DAGSTER_PG_URL"},
+        secrets_in_process_environment=settings.secrets_in_process_environment
+        | {"WAREHOUSE_DATABASE_URL", "DAGSTER_PG_URL"},
     )
     return Environment(settings=resolved, database_url=url, dagster_storage_url=storage)

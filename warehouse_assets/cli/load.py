@@ -1,10 +1,10 @@
 """`warehouse load` and `warehouse check`: the runs, the progress, one summary, the exit code.
 
-    warehouse load   refresh products, then load every new or changed sales file in as few
-                     runs as the bounds allow (see core.batches); exit 1 when a run, a file or an
-                     ERROR check failed
-    warehouse check  every integrity check over the whole warehouse, and the freshness of
-                     products and sales; exit 1 when an ERROR check failed
+warehouse load   refresh products, then load every new or changed sales file in as few
+                 runs as the bounds allow (see core.batches); exit 1 when a run, a file or an
+                 ERROR check failed
+warehouse check  every integrity check over the whole warehouse, and the freshness of
+                 products and sales; exit 1 when an ERROR check failed
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ def print_summary(outcomes: list[RunOutcome], progress: TerminalProgress | None,
                 reasons["duplicate_transaction"] += r.rows_duplicate
         loaded = sum(r.rows_loaded for r in results)
         quarantined = sum(r.rows_quarantined for r in results)
-        say(f"  files        {len(progress.results):,} loaded" + (f", {len(failed_files):,} failed" if failed_files else ""))
+        say(
+            f"  files        {len(progress.results):,} loaded"
+            + (f", {len(failed_files):,} failed" if failed_files else "")
+        )
         by_reason = ", ".join(f"{k} {v:,}" for k, v in reasons.most_common())
         say(f"  rows         {loaded:,} loaded, {quarantined:,} quarantined" + (f" ({by_reason})" if by_reason else ""))
     if checks:
@@ -107,7 +110,13 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         # With sales to load, the views are refreshed once, by the sales run.
         selection = [dg.AssetKey("raw_products"), dg.AssetKey("dim_product")] if plan.batches else None
         outcome = execute(
-            defs, PRODUCTS_JOB, instance, label="products", tags=_tags(LAUNCHED_BY), verbose=args.verbose, asset_selection=selection
+            defs,
+            PRODUCTS_JOB,
+            instance,
+            label="products",
+            tags=_tags(LAUNCHED_BY),
+            verbose=args.verbose,
+            asset_selection=selection,
         )
         outcomes.append(outcome)
         if outcome.success:
@@ -133,7 +142,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             for batch in plan.batches:
                 label = f"sales files ({len(batch.files)})" if len(batch.files) > 1 else f"sales file {batch.first}"
                 outcomes.append(
-                    execute(defs, SALES_JOB, instance, label=label, tags=run_tags(batch, LAUNCHED_BY), verbose=args.verbose)
+                    execute(
+                        defs, SALES_JOB, instance, label=label, tags=run_tags(batch, LAUNCHED_BY), verbose=args.verbose
+                    )
                 )
         finally:
             progress.stop()

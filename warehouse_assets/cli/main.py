@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
-        p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="show Dagster's event log and stack traces")
+        p.add_argument(
+            "--verbose",
+            "-v",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show Dagster's event log and stack traces",
+        )
         p.set_defaults(func=func)
         return p
 
@@ -101,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-password", action="store_true")
     p.add_argument("--dagster", action="store_true", help="the URL Dagster's storage uses")
 
-    command("roles", _admin("cmd_roles"), "create or refresh the warehouse_reader and warehouse_loader roles (run as a superuser)")
+    command(
+        "roles",
+        _admin("cmd_roles"),
+        "create or refresh the warehouse_reader and warehouse_loader roles (run as a superuser)",
+    )
     command("stop", _admin("cmd_stop"), "stop the embedded PostgreSQL")
     command("config", _admin("cmd_config"), "print every setting and the value in effect")
 

@@ -63,7 +63,10 @@ class TerminalProgress(LoadObserver):
         self._file_rows = rows
         if self._progress is not None:
             self._progress.update(
-                self._task, completed=self._done_bytes + bytes_read, rows=f"{self._rows + rows:,}", description=self._describe()
+                self._task,
+                completed=self._done_bytes + bytes_read,
+                rows=f"{self._rows + rows:,}",
+                description=self._describe(),
             )
 
     def file_finished(self, key: str, result: Any | None, error: str | None) -> None:
@@ -76,12 +79,16 @@ class TerminalProgress(LoadObserver):
         self._files_done += 1
         self._rows += result.summary.records_read if result is not None else self._file_rows
         if self._progress is not None:
-            self._progress.update(self._task, completed=self._done_bytes, rows=f"{self._rows:,}", description=self._describe())
+            self._progress.update(
+                self._task, completed=self._done_bytes, rows=f"{self._rows:,}", description=self._describe()
+            )
             if error:
                 self._progress.console.print(f"[red]failed[/red] {error}", highlight=False, markup=True)
             return
         if error:
-            self.console.print(f"[{self._files_done}/{self._files_total}] FAILED {error}", highlight=False, markup=False)
+            self.console.print(
+                f"[{self._files_done}/{self._files_total}] FAILED {error}", highlight=False, markup=False
+            )
         else:
             self.console.print(
                 f"[{self._files_done}/{self._files_total}] {key}: {result.rows_loaded:,} rows loaded, "

@@ -19,13 +19,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     env = prepare(settings)
     db = Database(env.database_url)
     with db.connection() as conn:
-        exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": "analytics.executive_summary"})
+        exists = conn.execute(
+            sqlfiles.statement("queries/relation_exists.sql"), {"relation": "analytics.executive_summary"}
+        )
         if not exists.fetchone()[0]:
             say("the analytics views do not exist yet: run `warehouse load` first")
             return 1
         summary = load_summary(conn)
     png = reporting.render_chart(summary)
-    out = Path(args.out).expanduser().resolve() if args.out else settings.project_dir / "reports" / "executive_summary.html"
+    out = (
+        Path(args.out).expanduser().resolve()
+        if args.out
+        else settings.project_dir / "reports" / "executive_summary.html"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(reporting.html_report(summary, png, dt.datetime.now(dt.timezone.utc)), encoding="utf-8")
     width = max(len(label) for label, _ in summary.formatted())

@@ -54,7 +54,9 @@ def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) 
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             failure = getattr(data, "user_failure_data", None)
-            files = (failure.metadata.get("failed_files").value if failure and "failed_files" in failure.metadata else None) or {}
+            files = (
+                failure.metadata.get("failed_files").value if failure and "failed_files" in failure.metadata else None
+            ) or {}
             if files:
                 outcome.failed_files.update(files)
             elif data.error is not None and "blocking asset check failed" not in (data.error.message or ""):

@@ -285,7 +285,9 @@ def add_arguments(p) -> None:
     p.add_argument("--end", default="2024-12-31")
     p.add_argument("--bad-share", type=float, default=0.02, help="share of rows broken on purpose")
     p.add_argument("--unknown-product-share", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=42, help="files written with different seeds differ, transaction ids included")
+    p.add_argument(
+        "--seed", type=int, default=42, help="files written with different seeds differ, transaction ids included"
+    )
     p.add_argument("--id-prefix", help="prefix of the transaction ids (default TXN<seed>)")
     p.add_argument("--out", help="CSV path (default: <landing dir>/sales_<seed>.csv)")
     p.add_argument("--products-json", help="also write a FakeStore-shaped products snapshot here")
@@ -312,5 +314,7 @@ def cmd_sample_data(args, settings) -> int:
     generated = generate_sales(out, spec, track_planted=False)
     say(f"wrote {generated.rows:,} rows to {out} in {time.perf_counter() - started:.1f}s")
     if args.products_json:
-        say(f"wrote products snapshot to {write_products(Path(args.products_json).expanduser().resolve(), args.products)}")
+        say(
+            f"wrote products snapshot to {write_products(Path(args.products_json).expanduser().resolve(), args.products)}"
+        )
     return 0

@@ -198,14 +198,22 @@ def _request_failed(url: str, exc: requests.RequestException, max_attempts: int,
         if time.monotonic() >= deadline:
             return FakeStoreError(f"could not reach {url} before the deadline: {_short(reason)}; {SNAPSHOT_HINT}")
         # MaxRetryError only comes once `total` is used up, i.e. after every allowed attempt.
-        return FakeStoreError(f"could not reach {url} after {_n_attempts(max_attempts)}: {_short(reason)}; {SNAPSHOT_HINT}")
+        return FakeStoreError(
+            f"could not reach {url} after {_n_attempts(max_attempts)}: {_short(reason)}; {SNAPSHOT_HINT}"
+        )
     return FakeStoreError(f"GET {url} failed: {_short(exc)}; {SNAPSHOT_HINT}")
 
 
 def _short(reason: object) -> str:
     """The root cause of a connection error in one readable line (urllib3 nests them)."""
     text = str(reason)
-    for marker in ("Failed to resolve", "Name or service not known", "Connection refused", "timed out", "Network is unreachable"):
+    for marker in (
+        "Failed to resolve",
+        "Name or service not known",
+        "Connection refused",
+        "timed out",
+        "Network is unreachable",
+    ):
         if marker in text:
             return {
                 "Failed to resolve": "the host name could not be resolved",

@@ -23,7 +23,9 @@ _schema_lock = threading.Lock()
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(libpq_url(url), autocommit=autocommit, options="-c TimeZone=UTC", application_name="warehouse")
+    return psycopg.connect(
+        libpq_url(url), autocommit=autocommit, options="-c TimeZone=UTC", application_name="warehouse"
+    )
 
 
 class Database:

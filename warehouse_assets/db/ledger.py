@@ -43,13 +43,14 @@ def needs_loading(
     return sorted(out)
 
 
-def record_failure(db: Database, source_file: str, fingerprint: str | None, failure: str, failed_at: dt.datetime) -> None:
+def record_failure(
+    db: Database, source_file: str, fingerprint: str | None, failure: str, failed_at: dt.datetime
+) -> None:
     with db.connection() as conn:
         conn.execute(
             sqlfiles.statement("load/sales_file_failure.sql"),
             {"source_file": source_file, "fingerprint": fingerprint, "failure": failure[:4000], "failed_at": failed_at},
         )
-
 
 
 def failed_fingerprints(db: Database, keys: list[str]) -> dict[str, str]:

@@ -28,6 +28,8 @@ def apply_schema(url: str) -> list[str]:
             if done.get(path.name) == checksum:
                 continue
             conn.execute(text)
-            conn.execute(sqlfiles.statement("queries/schema_history_record.sql"), {"file": path.name, "checksum": checksum})
+            conn.execute(
+                sqlfiles.statement("queries/schema_history_record.sql"), {"file": path.name, "checksum": checksum}
+            )
             applied.append(path.name)
     return applied

@@ -37,7 +37,9 @@ def upsert_dim_product(db: Database, frame: pd.DataFrame, loaded_at: dt.datetime
     """SCD1 upsert of the products frame into dim_product; counts of what changed."""
     with db.connection() as conn:
         conn.execute(sqlfiles.statement("load/incoming_products.sql"))
-        copy_tables(conn, sql.Identifier("incoming_products"), PRODUCT_COLUMNS, [frame_to_arrow(frame[list(PRODUCT_COLUMNS)])])
+        copy_tables(
+            conn, sql.Identifier("incoming_products"), PRODUCT_COLUMNS, [frame_to_arrow(frame[list(PRODUCT_COLUMNS)])]
+        )
         inserted, updated = sqlfiles.run_steps(conn, "load/dim_product_upsert.sql", {"loaded_at": loaded_at})["upsert"]
         state = fetch_dicts(conn, "queries/dim_product_state.sql")[0]
         preview = fetch_dicts(conn, "queries/dim_product_preview.sql")

@@ -91,7 +91,9 @@ def ensure_views(conn: psycopg.Connection, wanted: list[ViewFile] | None = None)
         if known and known["present"] and known["checksum"] == view.checksum:
             continue
         conn.execute(sqlfiles.read(view.relative))
-        conn.execute(sqlfiles.statement("queries/view_history_record.sql"), {"view_name": view.name, "checksum": view.checksum})
+        conn.execute(
+            sqlfiles.statement("queries/view_history_record.sql"), {"view_name": view.name, "checksum": view.checksum}
+        )
         created.append(view.name)
     return created
 
@@ -105,7 +107,9 @@ def row_count(conn: psycopg.Connection, relation: str) -> int:
     return conn.execute(sqlfiles.composed("queries/row_count.sql", relation=_relation(relation))).fetchone()[0]
 
 
-def preview(conn: psycopg.Connection, relation: str, order: str | None, limit: int = 10) -> tuple[list[str], list[tuple]]:
+def preview(
+    conn: psycopg.Connection, relation: str, order: str | None, limit: int = 10
+) -> tuple[list[str], list[tuple]]:
     """(column names, first rows) of a relation, ordered by `order` (a SQL file's annotation)."""
     statement = sqlfiles.composed(
         "queries/preview.sql",

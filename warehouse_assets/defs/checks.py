@@ -8,7 +8,6 @@ agg_sales_daily) also keep the views from being refreshed in that run. Each chec
 `sql/checks/`, and its header comment is the check's description.
 """
 
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,9 +58,14 @@ def _failing(counts: dict[str, int]) -> str:
 
 
 SALES_COUNTING = (
-    CountingCheck("fact_sales_no_orphans", "fact_sales", ("orphan_product", "orphan_customer", "orphan_date"), "facts_checked"),
     CountingCheck(
-        "fact_sales_amounts_valid", "fact_sales", ("negative_amount", "non_positive_quantity", "total_mismatch"), "facts_checked"
+        "fact_sales_no_orphans", "fact_sales", ("orphan_product", "orphan_customer", "orphan_date"), "facts_checked"
+    ),
+    CountingCheck(
+        "fact_sales_amounts_valid",
+        "fact_sales",
+        ("negative_amount", "non_positive_quantity", "total_mismatch"),
+        "facts_checked",
     ),
     CountingCheck("fact_sales_dates_consistent", "fact_sales", ("date_key_mismatch", "in_future"), "facts_checked"),
     CountingCheck(
@@ -85,7 +89,9 @@ SALES_COUNTING = (
         "files_checked",
     ),
 )
-PRODUCT_COUNTING = (CountingCheck("dim_product_prices_positive", "dim_product", ("non_positive_price",), "products_checked"),)
+PRODUCT_COUNTING = (
+    CountingCheck("dim_product_prices_positive", "dim_product", ("non_positive_price",), "products_checked"),
+)
 RECONCILES = "sales_file_reconciles"
 
 

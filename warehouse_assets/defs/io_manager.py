@@ -13,7 +13,6 @@ asset returns and loads what an asset asks for, nothing else.
   metadata when there are any, as a DataFrame whose dtypes round-trip (see `db.copy`).
 """
 
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,13 +63,17 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         elif isinstance(obj, pa.Table):
             table = obj
         else:
-            raise TypeError(f"{context.asset_key.to_user_string()}: the Postgres IO manager stores DataFrames and Arrow tables, got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: the Postgres IO manager stores DataFrames and Arrow tables, got {type(obj).__name__}"
+            )
         metadata = context.definition_metadata or {}
         schema, name = _table_of(context.asset_key, metadata)
         ident = _ident(schema, name)
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
+            exists = conn.execute(
+                sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}
+            ).fetchone()[0]
             if not exists:
                 raise dg.Failure(f"table {schema}.{name} does not exist; its DDL belongs in sql/schema/")
             # Writers of one table take turns, so a partition replace never interleaves with another.
@@ -78,9 +81,13 @@ class PostgresIOManager(dg.ConfigurableIOManager):
             if context.has_asset_partitions:
                 column = metadata.get("partition_expr")
                 if not column:
-                    raise dg.Failure(f"{context.asset_key.to_user_string()} is partitioned: give partition_expr metadata (the column that holds the partition key)")
+                    raise dg.Failure(
+                        f"{context.asset_key.to_user_string()} is partitioned: give partition_expr metadata (the column that holds the partition key)"
+                    )
                 conn.execute(
-                    sqlfiles.composed("queries/io_delete_partitions.sql", table=ident, column=sql.Identifier(str(column))),
+                    sqlfiles.composed(
+                        "queries/io_delete_partitions.sql", table=ident, column=sql.Identifier(str(column))
+                    ),
                     {"keys": list(context.asset_partition_keys)},
                 )
                 replaced = ", ".join(context.asset_partition_keys)
@@ -105,14 +112,20 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         table = _ident(schema, name)
         if context.has_asset_partitions:
             column = sql.Identifier(str(metadata.get("partition_expr")))
-            statement = sqlfiles.composed("queries/io_select_partitions.sql", columns=selected, table=table, column=column)
+            statement = sqlfiles.composed(
+                "queries/io_select_partitions.sql", columns=selected, table=table, column=column
+            )
             params = {"keys": list(context.asset_partition_keys)}
         else:
             statement, params = sqlfiles.composed("queries/io_select.sql", columns=selected, table=table), {}
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
+            exists = conn.execute(
+                sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}
+            ).fetchone()[0]
             if not exists:
-                raise dg.Failure(f"table {schema}.{name} does not exist: materialize {context.asset_key.to_user_string()} first")
+                raise dg.Failure(
+                    f"table {schema}.{name} does not exist: materialize {context.asset_key.to_user_string()} first"
+                )
             cur = conn.execute(statement, params)
             return frame_from_rows(cur.fetchall(), cur.description)

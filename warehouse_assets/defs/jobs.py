@@ -5,7 +5,6 @@ waits on PostgreSQL, and a process per step would cost a second or more each, wh
 dominate the load of a small file.
 """
 
-
 import dagster as dg
 
 SALES_JOB = "sales_files_job"

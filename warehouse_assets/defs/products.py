@@ -6,7 +6,6 @@ contract go to `rejected_products` with every rule they broke, and never stop th
 response that is not a JSON array fails raw_products, so dim_product is not touched.
 """
 
-
 import datetime as dt
 
 import dagster as dg

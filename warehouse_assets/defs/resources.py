@@ -5,7 +5,6 @@ may carry a password, is handed over as `dg.EnvVar` when it came from the enviro
 and the run storage show the variable's name, never its value.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +13,6 @@ from pydantic import Field
 from warehouse_assets.core.fakestore import FakeStoreClient
 from warehouse_assets.db import embedded
 from warehouse_assets.db.connection import Database
-
 
 _databases: dict[tuple[str | None, str], Database] = {}
 
@@ -25,14 +23,18 @@ def database_for(database_url: str | None, pgdata: str) -> Database:
     key = (database_url, pgdata)
     if key not in _databases:
         folder = Path(pgdata)
-        _databases[key] = Database(database_url) if database_url else Database(resolve=lambda: embedded.server_url(folder))
+        _databases[key] = (
+            Database(database_url) if database_url else Database(resolve=lambda: embedded.server_url(folder))
+        )
     return _databases[key]
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse database. Without a URL, the embedded PostgreSQL in the state folder is used."""
 
-    database_url: str | None = Field(default=None, description="PostgreSQL URL of the warehouse; empty: the embedded server.")
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL of the warehouse; empty: the embedded server."
+    )
     pgdata: str = Field(description="Data folder of the embedded server, used when there is no URL.")
 
     def database(self) -> Database:
@@ -42,12 +44,16 @@ class WarehouseResource(dg.ConfigurableResource):
 class FakeStoreResource(dg.ConfigurableResource):
     """Where products come from: the FakeStore API, or a JSON snapshot for offline loads."""
 
-    base_url: str = Field(description="The API's base URL, or a JSON snapshot (file, folder holding products.json, file:// URL).")
+    base_url: str = Field(
+        description="The API's base URL, or a JSON snapshot (file, folder holding products.json, file:// URL)."
+    )
     project_dir: str = Field(description="Folder that relative snapshot paths are taken from.")
     connect_timeout: float = Field(description="Seconds to wait for a connection, per attempt.")
     read_timeout: float = Field(description="Seconds to wait for each read from the socket, per attempt.")
     max_attempts: int = Field(description="Attempts per request, the first one included.")
-    backoff_seconds: float = Field(description="urllib3 backoff factor: retries wait 0, 2x, 4x, 8x... this, plus jitter.")
+    backoff_seconds: float = Field(
+        description="urllib3 backoff factor: retries wait 0, 2x, 4x, 8x... this, plus jitter."
+    )
     deadline_seconds: float = Field(description="Overall time limit of the request, retries and body included.")
 
     def client(self) -> FakeStoreClient:

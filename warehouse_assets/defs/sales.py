@@ -14,7 +14,6 @@ rows loaded, quarantined, noise, fingerprint) and its quarantined rows with thei
 the file's transaction.
 """
 
-
 import datetime as dt
 from collections import Counter
 from pathlib import Path
@@ -109,7 +108,9 @@ def _load_one(
     if refused:
         raise FileFailure(f"{key} {refused}")
     if not path.is_file():
-        raise FileFailure(f"{key}: the file is no longer in {settings.landing_dir}; rows loaded from it earlier are kept")
+        raise FileFailure(
+            f"{key}: the file is no longer in {settings.landing_dir}; rows loaded from it earlier are kept"
+        )
     layout = layout_for(key, layouts)
     loaded_at = dt.datetime.now(dt.timezone.utc)
     reader = SalesFileReader(path, source_file=key, load_time=loaded_at, earliest=settings.earliest_date, layout=layout)
@@ -162,7 +163,9 @@ def load_files(
             failures[key] = message
             log.error(message)
             try:
-                ledger.record_failure(db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc))
+                ledger.record_failure(
+                    db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc)
+                )
             except Exception as ledger_error:  # the failure is reported by the run either way
                 log.warning(f"{key}: the failure could not be recorded in the ledger: {ledger_error}")
             observer.file_finished(key, None, message)
@@ -171,7 +174,8 @@ def load_files(
         if result.summary.rows_rejected or result.rows_duplicate:
             log.warning(
                 f"{key}: {result.rows_quarantined} of {result.summary.records_read} rows quarantined: "
-                f"{dict(result.summary.reasons)}" + (f", {result.rows_duplicate} duplicates" if result.rows_duplicate else "")
+                f"{dict(result.summary.reasons)}"
+                + (f", {result.rows_duplicate} duplicates" if result.rows_duplicate else "")
             )
         observer.file_finished(key, result, None)
     return results, failures
@@ -229,7 +233,9 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
     def load_sales_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         db = warehouse.database()
         selected = context.selected_asset_keys
-        partitioned = bool({RAW_SALES, FACT_SALES} & selected) and (context.has_partition_key or context.has_partition_key_range)
+        partitioned = bool({RAW_SALES, FACT_SALES} & selected) and (
+            context.has_partition_key or context.has_partition_key_range
+        )
         keys = list(context.partition_keys) if partitioned else []
         results: dict[str, FileLoad] = {}
         failures: dict[str, str] = {}
@@ -252,7 +258,10 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
             listed = "\n".join(f"- {message}" for message in failures.values())
             raise dg.Failure(
                 description=f"{len(failures)} of {len(keys)} sales files failed (the others were loaded):\n{listed}",
-                metadata={"failed_files": dg.MetadataValue.json(failures), "files_loaded": dg.MetadataValue.int(len(results))},
+                metadata={
+                    "failed_files": dg.MetadataValue.json(failures),
+                    "files_loaded": dg.MetadataValue.int(len(results)),
+                },
             )
         for key, result in results.items():
             context.add_asset_metadata(_raw_metadata(result.summary), asset_key=RAW_SALES, partition_key=key)

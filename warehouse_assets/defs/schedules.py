@@ -1,6 +1,5 @@
 """Schedules: the products refresh (daily by default)."""
 
-
 import dagster as dg
 
 from warehouse_assets.core.settings import Settings

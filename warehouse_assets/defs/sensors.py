@@ -8,7 +8,6 @@ records as loaded; files that arrive while a run is going are picked up by the n
 whose same content already failed is not retried until it changes (`warehouse load` retries it).
 """
 
-
 import hashlib
 import json
 
@@ -81,8 +80,12 @@ def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
                 "\n".join(f"{k}@{changes.states[k].sha256}" for k in batch.files).encode()
             ).hexdigest()[:16]
             requests.append(
-                dg.RunRequest(run_key=f"{batch.first}..{batch.last}@{identity}", tags=run_tags(batch, "sales_files_sensor"))
+                dg.RunRequest(
+                    run_key=f"{batch.first}..{batch.last}@{identity}", tags=run_tags(batch, "sales_files_sensor")
+                )
             )
-        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests, cursor=json.dumps(cursor))
+        return dg.SensorResult(
+            run_requests=requests, dynamic_partitions_requests=partition_requests, cursor=json.dumps(cursor)
+        )
 
     return [sales_files_sensor]

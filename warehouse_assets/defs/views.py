@@ -7,7 +7,6 @@ also attaches its chart. One step creates what changed (`db.views.ensure_views`)
 every selected view, instead of a step per view.
 """
 
-
 import datetime as dt
 
 import dagster as dg

@@ -57,4 +57,3 @@ def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_ser
     # The user's warehouse is untouched.
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("SELECT count(*) FROM warehouse.fact_sales").fetchone() == (0,)
-

@@ -56,7 +56,9 @@ def test_load_loads_new_files_in_one_run_reports_each_and_is_quiet(cli_env, land
     out = capfd.readouterr().out
     assert list(per_file_lines(out)) == ["feb.csv"]
     with connect(cli_env.database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = 'feb.csv'").fetchone() == (1_000,)
+        assert conn.execute("SELECT count(*) FROM warehouse.fact_sales WHERE source_file = 'feb.csv'").fetchone() == (
+            1_000,
+        )
 
 
 def test_verbose_shows_dagsters_event_log(cli_env, landing, capfd):

@@ -23,7 +23,9 @@ def good_line(i: int) -> str:
     return f"T{i:06d},2024-03-05 10:00:00,C{i % 7},Ann,Paris,FR,1,2,5.00,10.00,cash"
 
 
-def file_with(tmp_path: Path, bad: dict[int, str], total: int = 200, encoding_bytes: dict[int, bytes] | None = None) -> Path:
+def file_with(
+    tmp_path: Path, bad: dict[int, str], total: int = 200, encoding_bytes: dict[int, bytes] | None = None
+) -> Path:
     """A file of `total` data lines, line numbers from 2, with the given lines replaced."""
     lines = [HEADER.encode()]
     for line_number in range(2, total + 2):
@@ -50,7 +52,9 @@ def quarantined(frame: pd.DataFrame) -> dict[int, list[str]]:
 def assert_reconciles(frame: pd.DataFrame, reader: SalesFileReader) -> None:
     s = reader.summary
     assert s.lines_read == int(frame["line_count"].sum()) + s.noise_lines
-    covered = sorted(n for start, count in zip(frame["line_number"], frame["line_count"]) for n in range(start, start + count))
+    covered = sorted(
+        n for start, count in zip(frame["line_number"], frame["line_count"]) for n in range(start, start + count)
+    )
     assert covered == list(range(2, 2 + s.lines_read - s.noise_lines)), "every line once"
 
 

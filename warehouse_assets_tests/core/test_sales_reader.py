@@ -161,7 +161,9 @@ def test_line_numbers_survive_quoted_newlines_noise_and_malformed_lines(tmp_path
     assert dict(s.noise) == {"blank_line": 1, "repeated_header": 1}
     assert (s.lines_read, s.records_read, s.rows_valid, s.rows_rejected, s.noise_lines) == (8, 5, 1, 4, 2)
     raw = json.loads(frame.set_index("line_number").loc[5, "raw_record"])
-    assert raw["raw_line"] == "T2,2024-01-01,C1,Ann,Paris,FR,1,1,5,5" and "expected 11 fields, found 10" in raw["problem"]
+    assert (
+        raw["raw_line"] == "T2,2024-01-01,C1,Ann,Paris,FR,1,1,5,5" and "expected 11 fields, found 10" in raw["problem"]
+    )
     # Every physical line is accounted for, by line.
     assert s.lines_read == int(frame["line_count"].sum()) + s.noise_lines
 

@@ -68,4 +68,6 @@ def test_describe_masks_secrets_and_shows_values_in_effect():
 def test_a_secret_is_marked_as_from_the_process_environment_only_when_it_is(monkeypatch):
     monkeypatch.setenv("WAREHOUSE_DATABASE_URL", "postgresql://u:p@h/d")
     assert "WAREHOUSE_DATABASE_URL" in Settings.from_environment().secrets_in_process_environment
-    assert not Settings.from_environment({"WAREHOUSE_DATABASE_URL": "postgresql://u:p@h/d"}).secrets_in_process_environment
+    assert not Settings.from_environment(
+        {"WAREHOUSE_DATABASE_URL": "postgresql://u:p@h/d"}
+    ).secrets_in_process_environment

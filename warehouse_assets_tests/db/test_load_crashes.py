@@ -54,7 +54,9 @@ def expected_revenue(path: Path) -> Decimal:
 
 
 def revenue_of(db, key: str) -> Decimal:
-    return db.execute("SELECT coalesce(sum(total_amount), 0) FROM warehouse.fact_sales WHERE source_file = %s", (key,)).fetchone()[0]
+    return db.execute(
+        "SELECT coalesce(sum(total_amount), 0) FROM warehouse.fact_sales WHERE source_file = %s", (key,)
+    ).fetchone()[0]
 
 
 def assert_consistent(url: str) -> None:
@@ -68,12 +70,18 @@ def assert_consistent(url: str) -> None:
         for r in rows
     ), rows
     (customers,) = check_rows(db, "dim_customer_matches_facts", None)
-    assert not any(customers[k] for k in ("lifetime_value_mismatch", "total_orders_mismatch", "purchase_dates_mismatch")), customers
+    assert not any(
+        customers[k] for k in ("lifetime_value_mismatch", "total_orders_mismatch", "purchase_dates_mismatch")
+    ), customers
     (summaries,) = check_rows(db, "daily_summaries_reconcile", None)
-    assert not any(summaries[k] for k in ("transactions_mismatch", "revenue_mismatch", "files_not_matching_ledger")), summaries
+    assert not any(summaries[k] for k in ("transactions_mismatch", "revenue_mismatch", "files_not_matching_ledger")), (
+        summaries
+    )
 
 
-@pytest.mark.parametrize("step", ["staged", "delete_previous_facts", "insert_facts", "sales_daily", "customers", "ledger", "commit"])
+@pytest.mark.parametrize(
+    "step", ["staged", "delete_previous_facts", "insert_facts", "sales_daily", "customers", "ledger", "commit"]
+)
 def test_a_kill_at_any_step_leaves_the_previous_version_and_the_next_load_completes(warehouse_url, db, tmp_path, step):
     path = generate_sales(tmp_path / "f.csv", SPEC).path
     load_here(warehouse_url, path, "f.csv")
@@ -95,14 +103,19 @@ def test_a_kill_just_after_the_commit_leaves_everything_loaded_and_consistent(wa
     child = load_in_child(warehouse_url, path, "f.csv", tmp_path, kill_at="committed")
     assert child.finish() == -signal.SIGKILL
     # Nothing is left owing: the summaries and dimensions committed with the facts.
-    assert db.execute("SELECT fingerprint, rows_loaded FROM warehouse.sales_files").fetchone()[0] == file_sha256(path)[1]
-    assert db.execute("SELECT sum(transaction_count) FROM warehouse.agg_sales_daily").fetchone()[0] == db.execute(
-        "SELECT count(*) FROM warehouse.fact_sales"
-    ).fetchone()[0]
+    assert (
+        db.execute("SELECT fingerprint, rows_loaded FROM warehouse.sales_files").fetchone()[0] == file_sha256(path)[1]
+    )
+    assert (
+        db.execute("SELECT sum(transaction_count) FROM warehouse.agg_sales_daily").fetchone()[0]
+        == db.execute("SELECT count(*) FROM warehouse.fact_sales").fetchone()[0]
+    )
     assert_consistent(warehouse_url)
 
 
-def test_two_loads_of_a_corrected_file_at_once_cannot_leave_old_facts_under_a_new_fingerprint(warehouse_url, db, tmp_path):
+def test_two_loads_of_a_corrected_file_at_once_cannot_leave_old_facts_under_a_new_fingerprint(
+    warehouse_url, db, tmp_path
+):
     """The first load of the correction stages it and is held before merging; a second load of
     the same file waits for it; the first is killed: the second loads the correction whole, and
     the facts are exactly the version the ledger names."""
@@ -143,10 +156,12 @@ def test_two_loads_of_the_same_file_take_turns_and_neither_fails(warehouse_url, 
     first.wait_paused()
     second = load_in_child(warehouse_url, path, "f.csv", tmp_path)
     wait_for(
-        lambda: db.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warehouse' AND wait_event = 'advisory'"
-        ).fetchone()[0]
-        > 0,
+        lambda: (
+            db.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warehouse' AND wait_event = 'advisory'"
+            ).fetchone()[0]
+            > 0
+        ),
         "the second load to wait",
     )
     first.release()

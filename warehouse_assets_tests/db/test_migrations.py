@@ -34,7 +34,15 @@ def test_schema_applies_idempotently(empty_database_url):
     with connect(empty_database_url) as conn:
         shape = schema_shape(conn)
         tables = {name.split(".")[1] for kind, name, _ in shape if kind == "column" and name.startswith("warehouse.")}
-        assert {"dim_product", "dim_customer", "dim_date", "fact_sales", "rejected_sales", "rejected_products", "sales_files"} <= tables
+        assert {
+            "dim_product",
+            "dim_customer",
+            "dim_date",
+            "fact_sales",
+            "rejected_sales",
+            "rejected_products",
+            "sales_files",
+        } <= tables
         # Running the files themselves again (not only the bookkeeping) changes nothing either.
         conn.execute("DELETE FROM warehouse.schema_history")
     assert apply_schema(empty_database_url) == SCHEMA_FILES
@@ -56,7 +64,11 @@ def test_the_indexes_the_load_and_the_pages_use_exist(warehouse_url):
         assert f"warehouse.{needed}" in indexes, sorted(indexes)
     # Every other index on the facts costs each load and serves no statement (issue: load speed).
     fact_indexes = {i for i in indexes if i.startswith("warehouse.fact_sales_")}
-    assert fact_indexes == {"warehouse.fact_sales_pkey", "warehouse.fact_sales_source_file_idx", "warehouse.fact_sales_customer_day_idx"}
+    assert fact_indexes == {
+        "warehouse.fact_sales_pkey",
+        "warehouse.fact_sales_source_file_idx",
+        "warehouse.fact_sales_customer_day_idx",
+    }
 
 
 def test_a_database_of_the_earlier_release_is_refused_with_what_to_do(empty_database_url):
@@ -81,14 +93,33 @@ def test_the_staged_row_is_the_shape_the_reader_builds(warehouse_url):
             """
         ).fetchall()
         conn.rollback()
-    short = {"integer": "integer", "bigint": "bigint", "text": "text", "numeric": "numeric", "smallint": "smallint",
-             "timestamp with time zone": "timestamptz", "text[]": "text[]", "jsonb": "jsonb", "boolean": "boolean", "date": "date"}
+    short = {
+        "integer": "integer",
+        "bigint": "bigint",
+        "text": "text",
+        "numeric": "numeric",
+        "smallint": "smallint",
+        "timestamp with time zone": "timestamptz",
+        "text[]": "text[]",
+        "jsonb": "jsonb",
+        "boolean": "boolean",
+        "date": "date",
+    }
     assert [name for name, _ in columns] == STAGED_SCHEMA.names
     assert all(kind in short for _, kind in columns), columns
     # The reader types each column by its declared PostgreSQL type, never by guessing from data.
     import pyarrow as pa
 
-    arrow_for = {"integer": pa.int32(), "bigint": pa.int64(), "text": pa.string(), "numeric": pa.string(),
-                 "timestamp with time zone": pa.timestamp("us", tz="UTC"), "text[]": pa.string(), "jsonb": pa.string(),
-                 "smallint": pa.int16(), "boolean": pa.bool_(), "date": pa.date32()}
+    arrow_for = {
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "text": pa.string(),
+        "numeric": pa.string(),
+        "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+        "text[]": pa.string(),
+        "jsonb": pa.string(),
+        "smallint": pa.int16(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+    }
     assert [arrow_for[kind] for _, kind in columns] == STAGED_SCHEMA.types

@@ -40,8 +40,9 @@ ANALYTICS_OBJECTS = frozenset(p.stem for folder in ("views", "analytics") for p 
 # Base tables that must stay private (facts, customers, quarantined rows as received, the ledger);
 # the tests check every table of schema `warehouse`, these included.
 SENSITIVE_TABLES = ("rejected_sales", "fact_sales", "dim_customer", "sales_files")
-LOAD_ASSETS = frozenset({"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"})
-
+LOAD_ASSETS = frozenset(
+    {"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"}
+)
 
 
 def materialized(result) -> set[str]:
@@ -218,7 +219,9 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
     assert db.execute("SELECT count(*) FROM warehouse.dim_customer WHERE customer_name = 'intruder'").fetchone()[0] == 0
 
 
-def test_loader_loads_into_a_warehouse_another_role_owns_until_a_view_changes(loaded, db, login_roles, instance, landing, settings):
+def test_loader_loads_into_a_warehouse_another_role_owns_until_a_view_changes(
+    loaded, db, login_roles, instance, landing, settings
+):
     loader = login_roles(loaded, LOADER_ROLE, run_as_group=True)
     with psycopg.connect(loader.url, autocommit=True) as conn:
         assert conn.execute("SELECT session_user, current_user").fetchone() == (loader.name, LOADER_ROLE)
@@ -262,7 +265,9 @@ def test_loader_loads_into_a_warehouse_another_role_owns_until_a_view_changes(lo
     # The hand-over roles.sql describes: once the loader owns the views, the run succeeds, and the
     # reader keeps its SELECT on them (an owner change keeps the grants).
     for name in relations(db, "analytics"):
-        db.execute(sql.SQL("ALTER VIEW {} OWNER TO {}").format(sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE)))
+        db.execute(
+            sql.SQL("ALTER VIEW {} OWNER TO {}").format(sql.Identifier("analytics", name), sql.Identifier(LOADER_ROLE))
+        )
     result = load_file(defs, instance, key_c)
     assert result.success, step_failures(result)
     reader = login_roles(loaded, READER_ROLE)
@@ -270,7 +275,9 @@ def test_loader_loads_into_a_warehouse_another_role_owns_until_a_view_changes(lo
         assert set(counts(conn, "analytics", sorted(ANALYTICS_OBJECTS))) == ANALYTICS_OBJECTS
 
 
-def test_loader_owned_warehouse_from_an_empty_database(empty_database_url, db_admin_of, login_roles, instance, landing, settings):
+def test_loader_owned_warehouse_from_an_empty_database(
+    empty_database_url, db_admin_of, login_roles, instance, landing, settings
+):
     """The intended setup: roles.sql first, then the loader applies the schema and runs the jobs."""
     apply_roles(empty_database_url)
     loader = login_roles(empty_database_url, LOADER_ROLE, run_as_group=True)

@@ -49,7 +49,9 @@ def test_two_settings_objects_give_two_independent_definitions(settings, tmp_pat
     other_landing = tmp_path / "other-landing"
     other_landing.mkdir()
     (other_landing / "only-here.csv").write_text(HEADER + "\n")
-    first = build_definitions(settings.replace(products_cron="0 6 * * *", products_max_age_hours=24.0, sales_max_silence_days=3.0))
+    first = build_definitions(
+        settings.replace(products_cron="0 6 * * *", products_max_age_hours=24.0, sales_max_silence_days=3.0)
+    )
     second = build_definitions(
         settings.replace(
             landing_dir=other_landing,
@@ -60,7 +62,10 @@ def test_two_settings_objects_give_two_independent_definitions(settings, tmp_pat
         )
     )
     schedules = [d.resolve_schedule_def("products_refresh_schedule") for d in (first, second)]
-    assert [(s.cron_schedule, s.execution_timezone) for s in schedules] == [("0 6 * * *", "UTC"), ("*/30 * * * *", "Europe/Berlin")]
+    assert [(s.cron_schedule, s.execution_timezone) for s in schedules] == [
+        ("0 6 * * *", "UTC"),
+        ("*/30 * * * *", "Europe/Berlin"),
+    ]
 
     def fail_window(defs: dg.Definitions, asset: str) -> dt.timedelta:
         spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey(asset))
@@ -109,6 +114,7 @@ def test_runs_and_event_logs_land_in_postgres(tmp_path, warehouse_url, defs, mon
     with connect(warehouse_url) as conn:
         assert conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,)).fetchone() == ("SUCCESS",)
         materialized = conn.execute(
-            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'", (run_id,)
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (run_id,),
         ).fetchone()[0]
         assert materialized >= 2  # raw_products and dim_product at least

@@ -27,10 +27,16 @@ def every_dtype_frame() -> pd.DataFrame:
             "id": pd.Series([1, 2, 3], dtype="int64"),
             "maybe_int": pd.Series([10, None, -7], dtype="Int64"),
             "amount": pd.Series([D("19.99"), D("695.00"), None], dtype=object),
-            "text": pd.Series(['say "hi", it\'s\tfine', "two\nlines\r\nand a \\ backslash", "Zoë — ½ café ✓"], dtype=object),
+            "text": pd.Series(
+                ['say "hi", it\'s\tfine', "two\nlines\r\nand a \\ backslash", "Zoë — ½ café ✓"], dtype=object
+            ),
             "maybe_text": pd.Series(["", None, "NULL"], dtype=object),
             "ts_utc": pd.Series(
-                pd.to_datetime(["2024-03-05 14:22:10", "1999-12-31 23:59:59.123456", "2027-01-01 00:00:00"], utc=True, format="ISO8601")
+                pd.to_datetime(
+                    ["2024-03-05 14:22:10", "1999-12-31 23:59:59.123456", "2027-01-01 00:00:00"],
+                    utc=True,
+                    format="ISO8601",
+                )
             ),
             "day": pd.Series([dt.date(2024, 3, 5), dt.date(2000, 1, 1), None], dtype=object),
             "flag": pd.Series([True, False, True], dtype="bool"),
@@ -111,7 +117,11 @@ def test_partition_replace_is_idempotent_and_leaves_other_partitions(warehouse_u
     assert seen["b.csv"]["n"].tolist() == [10, 20]
     frames["a.csv"] = pd.DataFrame({"source_file": ["a.csv"], "n": [99], "extra": ["changed"]})
     assert dg.materialize([staged], partition_key="a.csv", resources=resources, instance=instance).success
-    assert db.execute("SELECT source_file, n FROM warehouse.staged ORDER BY n").fetchall() == [("b.csv", 10), ("b.csv", 20), ("a.csv", 99)]
+    assert db.execute("SELECT source_file, n FROM warehouse.staged ORDER BY n").fetchall() == [
+        ("b.csv", 10),
+        ("b.csv", 20),
+        ("a.csv", 99),
+    ]
 
 
 def test_a_failure_inside_copy_leaves_the_previous_rows(warehouse_url, db):
@@ -135,15 +145,20 @@ def test_hostile_schema_and_table_names_are_quoted_not_executed(warehouse_url, d
     evil_schema = 'x"; DROP SCHEMA warehouse CASCADE; --'
     evil_table = 'robert"); DROP TABLE warehouse.fact_sales; --'
     db.execute(f'CREATE SCHEMA "{evil_schema.replace(chr(34), chr(34) * 2)}"')
-    db.execute(f'CREATE TABLE "{evil_schema.replace(chr(34), chr(34) * 2)}"."{evil_table.replace(chr(34), chr(34) * 2)}" (a integer)')
+    db.execute(
+        f'CREATE TABLE "{evil_schema.replace(chr(34), chr(34) * 2)}"."{evil_table.replace(chr(34), chr(34) * 2)}" (a integer)'
+    )
 
-    @dg.multi_asset(name="evil", outs={"out": dg.AssetOut(key=dg.AssetKey([evil_table]), metadata={"schema": evil_schema})})
+    @dg.multi_asset(
+        name="evil", outs={"out": dg.AssetOut(key=dg.AssetKey([evil_table]), metadata={"schema": evil_schema})}
+    )
     def evil() -> pd.DataFrame:
         return pd.DataFrame({"a": [1]})
 
     assert dg.materialize([evil], resources={"io_manager": io_manager(warehouse_url)}).success
     assert db.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", (evil_schema, evil_table)
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        (evil_schema, evil_table),
     ).fetchone() == (1,)
     assert db.execute("SELECT to_regclass('warehouse.fact_sales') IS NOT NULL").fetchone() == (True,)
 
@@ -153,7 +168,10 @@ def test_partition_key_with_quotes_is_a_parameter(warehouse_url, db):
     key = "it's; DELETE FROM warehouse.staged; --.csv"
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("files", [key, "b.csv"])
-    frames = {key: pd.DataFrame({"source_file": [key], "n": [1]}), "b.csv": pd.DataFrame({"source_file": ["b.csv"], "n": [2]})}
+    frames = {
+        key: pd.DataFrame({"source_file": [key], "n": [1]}),
+        "b.csv": pd.DataFrame({"source_file": ["b.csv"], "n": [2]}),
+    }
     staged, _ = partitioned_pair(frames, {})
     resources = {"io_manager": io_manager(warehouse_url)}
     for k in ["b.csv", key, key]:
@@ -196,5 +214,7 @@ def test_a_malformed_products_frame_fails_its_type_check_naming_the_column():
     result = ProductsFrame.type_check(dg.build_op_context(), frame)
     assert not result.success and "product_id" in result.description
     assert ProductsFrame.type_check(dg.build_op_context(), frame.assign(product_id=[1, 2])).success
-    missing = ProductsFrame.type_check(dg.build_op_context(), frame.drop(columns=["category"]).assign(product_id=[1, 2]))
+    missing = ProductsFrame.type_check(
+        dg.build_op_context(), frame.drop(columns=["category"]).assign(product_id=[1, 2])
+    )
     assert not missing.success and "category" in missing.description

@@ -59,7 +59,9 @@ def json_reply(products: Any) -> Reply:
     return Reply(body=json.dumps(products).encode())
 
 
-def run_products_job(settings: Settings, instance: dg.DagsterInstance, server: ScriptedServer, **overrides) -> dg.ExecuteInProcessResult:
+def run_products_job(
+    settings: Settings, instance: dg.DagsterInstance, server: ScriptedServer, **overrides
+) -> dg.ExecuteInProcessResult:
     """products_job as deployed, with the FakeStore source pointed at the test's server."""
     configured = settings.replace(
         fakestore_base_url=server.base_url,
@@ -158,9 +160,7 @@ def test_real_fakestore_response_loads_into_dim_product(serve, settings, db, ins
 # --------------------------------------------------------------------------------- the shipped snapshot
 
 
-def test_500_502_503_then_200_is_retried_and_loads(
-    serve, settings, db, instance, body, products
-) -> None:
+def test_500_502_503_then_200_is_retried_and_loads(serve, settings, db, instance, body, products) -> None:
     server = serve(Reply(500), Reply(502), Reply(503), Reply(body=body))
 
     result = run_products_job(settings, instance, server)
@@ -218,9 +218,7 @@ def test_bad_response_fails_and_leaves_tables_unchanged(kind, serve, settings, d
 # --------------------------------------------------------------------------------- invalid products
 
 
-def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(
-    serve, settings, db, instance, products
-) -> None:
+def test_invalid_products_are_rejected_with_reasons_and_the_rest_load(serve, settings, db, instance, products) -> None:
     valid = products[:5]
     template = products[5]
 
@@ -364,7 +362,9 @@ def test_inferred_member_is_filled_in_from_the_api(serve, settings, db, instance
 
 
 @pytest.mark.parametrize(("cron", "timezone"), [("30 2 * * 1-5", "Europe/Paris"), ("0 */4 * * *", "America/New_York")])
-def test_products_schedule_follows_settings_and_requests_products_job(settings, instance, cron: str, timezone: str) -> None:
+def test_products_schedule_follows_settings_and_requests_products_job(
+    settings, instance, cron: str, timezone: str
+) -> None:
     defs = build_definitions(settings.replace(products_cron=cron, schedule_timezone=timezone))
 
     schedule = defs.resolve_schedule_def("products_refresh_schedule")
@@ -372,7 +372,9 @@ def test_products_schedule_follows_settings_and_requests_products_job(settings, 
     assert schedule.job_name == "products_job"
     assert schedule.cron_schedule == cron
     assert schedule.execution_timezone == timezone
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 30, tzinfo=dt.UTC))
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 30, tzinfo=dt.UTC)
+    )
     [request] = schedule.evaluate_tick(context).run_requests
     assert isinstance(request, dg.RunRequest)
     # No job_name of its own: the request runs the schedule's job, products_job.
@@ -448,7 +450,11 @@ def test_products_postgresql_cannot_store_are_rejected_one_by_one(serve, setting
 
     assert result.success, step_failures(result)
     assert sorted(rows_by_id(db, "dim_product")) == sorted(p["id"] for p in good)
-    rejected = db.cursor(row_factory=dict_row).execute("SELECT product_id, errors, raw_record FROM warehouse.rejected_products").fetchall()
+    rejected = (
+        db.cursor(row_factory=dict_row)
+        .execute("SELECT product_id, errors, raw_record FROM warehouse.rejected_products")
+        .fetchall()
+    )
     fields = {r["product_id"]: {e["field"] for e in r["errors"]} for r in rejected}
     assert len(rejected) == len(UNSTORABLE)
     for (name, (_, field)), pid in zip(UNSTORABLE.items(), bad_ids):

@@ -23,7 +23,12 @@ from warehouse_assets_tests.support.realdata_oracle import (
 
 CASES = {
     # file, where it is dropped in the landing folder, encoding, the pandas rules
-    "online_retail": ("online_retail_sample.csv", "online_retail/online_retail_sample.csv", "utf-8", expected_online_retail),
+    "online_retail": (
+        "online_retail_sample.csv",
+        "online_retail/online_retail_sample.csv",
+        "utf-8",
+        expected_online_retail,
+    ),
     "superstore": ("superstore_sample.csv", "superstore/superstore_sample.csv", "utf-8-sig", expected_superstore),
     "sales_january_2019": ("Sales_January_2019.csv", "Sales_January_2019.csv", "utf-8", expected_sales_january),
 }

@@ -26,7 +26,9 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
     source = pd.read_csv(generated.path, dtype=str, keep_default_na=False)
     loaded = count(db, "SELECT count(*) FROM warehouse.fact_sales WHERE source_file = 'mixed.csv'")
     rejected = dict(
-        db.execute("SELECT line_number, reasons FROM warehouse.rejected_sales WHERE source_file = 'mixed.csv'").fetchall()
+        db.execute(
+            "SELECT line_number, reasons FROM warehouse.rejected_sales WHERE source_file = 'mixed.csv'"
+        ).fetchall()
     )
     assert len(source) == loaded + len(rejected)
     assert {line: tuple(reasons) for line, reasons in rejected.items()} == generated.planted
@@ -41,7 +43,16 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
     ).fetchall()
     facts = pd.DataFrame(
         rows,
-        columns=["transaction_id", "customer_id", "product_id", "quantity", "unit_price", "total_amount", "transaction_date", "line"],
+        columns=[
+            "transaction_id",
+            "customer_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "total_amount",
+            "transaction_date",
+            "line",
+        ],
     ).sort_values("transaction_id")
     expected = good.sort_values("transaction_id")
     assert facts["transaction_id"].tolist() == expected["transaction_id"].tolist()
@@ -53,7 +64,9 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
     # Unknown products became inferred members, so no fact is an orphan.
     unknown = sorted({int(p) for p in good["product_id"]} - set(range(1, 21)))
     assert unknown, "the generator was asked for unknown products"
-    inferred = db.execute("SELECT product_id, product_name FROM warehouse.dim_product WHERE is_inferred ORDER BY product_id").fetchall()
+    inferred = db.execute(
+        "SELECT product_id, product_name FROM warehouse.dim_product WHERE is_inferred ORDER BY product_id"
+    ).fetchall()
     assert [p for p, _ in inferred] == sorted({int(p) for p in good["product_id"]})  # no API load yet
     assert f"Unknown product {unknown[0]}" in [name for _, name in inferred]
 
@@ -62,7 +75,9 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
     expected_customers = {cid: (len(rows), int(cents[rows.index].sum())) for cid, rows in good.groupby("customer_id")}
     dim = {
         cid: (orders, int(ltv * 100))
-        for cid, orders, ltv in db.execute("SELECT customer_id, total_orders, lifetime_value FROM warehouse.dim_customer")
+        for cid, orders, ltv in db.execute(
+            "SELECT customer_id, total_orders, lifetime_value FROM warehouse.dim_customer"
+        )
     }
     assert dim == expected_customers
     # The ledger reconciles, line by line.
@@ -73,7 +88,9 @@ def test_every_row_is_loaded_or_quarantined_with_its_reasons(db, defs, instance,
     # The asset pages: the file's numbers on its partition, the table's beside the run's.
     fact_page = metadata(instance, "fact_sales", "mixed.csv")
     assert fact_page["rows_loaded"] == len(good) and fact_page["table_rows"] == len(good)
-    assert fact_page["quarantined_by_reason"]["bad_date"] == sum(1 for r in generated.planted.values() if "bad_date" in r)
+    assert fact_page["quarantined_by_reason"]["bad_date"] == sum(
+        1 for r in generated.planted.values() if "bad_date" in r
+    )
     assert metadata(instance, "raw_sales", "mixed.csv")["lines_read"] == len(source)
 
 
@@ -130,7 +147,9 @@ def test_cross_file_duplicate_is_quarantined_and_first_load_wins(db, defs, insta
     )
     assert load_file(defs, instance, "first.csv").success
     assert load_file(defs, instance, "second.csv").success
-    assert db.execute("SELECT transaction_id, source_file, total_amount::text FROM warehouse.fact_sales ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT transaction_id, source_file, total_amount::text FROM warehouse.fact_sales ORDER BY 1"
+    ).fetchall() == [
         ("T1", "first.csv", "10.00"),
         ("T2", "second.csv", "1.00"),
     ]
@@ -140,13 +159,17 @@ def test_cross_file_duplicate_is_quarantined_and_first_load_wins(db, defs, insta
     assert (line, reasons) == (2, ["duplicate_transaction"])
     assert raw["first_loaded_from"] == "first.csv" and raw["customer_id"] == "C9"
     # C9's totals come only from its loaded fact, not from the quarantined duplicate.
-    assert db.execute("SELECT total_orders, lifetime_value::text FROM warehouse.dim_customer WHERE customer_id = 'C9'").fetchone() == (
+    assert db.execute(
+        "SELECT total_orders, lifetime_value::text FROM warehouse.dim_customer WHERE customer_id = 'C9'"
+    ).fetchone() == (
         1,
         "1.00",
     )
     # Reloading the first file keeps it the winner; the second file's duplicate stays quarantined.
     assert load_file(defs, instance, "first.csv").success
-    assert count(db, "SELECT count(*) FROM warehouse.rejected_sales WHERE reasons = ARRAY['duplicate_transaction']") == 1
+    assert (
+        count(db, "SELECT count(*) FROM warehouse.rejected_sales WHERE reasons = ARRAY['duplicate_transaction']") == 1
+    )
 
 
 def test_a_withdrawn_transaction_is_promoted_from_its_quarantined_copy(db, defs, instance, landing):
@@ -167,22 +190,30 @@ def test_a_withdrawn_transaction_is_promoted_from_its_quarantined_copy(db, defs,
     write_sales(a, "X-1,2024-05-01 10:00:00,C1,Ann,Paris,France,1,1,10.00,10.00,cash")
     assert load_file(defs, instance, "a.csv").success
 
-    assert db.execute("SELECT transaction_id, source_file, source_line, total_amount::text FROM warehouse.fact_sales ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT transaction_id, source_file, source_line, total_amount::text FROM warehouse.fact_sales ORDER BY 1"
+    ).fetchall() == [
         ("X-1", "a.csv", 2, "10.00"),
         ("X-2", "b.csv", 2, "22.00"),
         ("X-3", "b.csv", 3, "30.00"),
     ]
     assert count(db, "SELECT count(*) FROM warehouse.rejected_sales") == 0
     # Everything derived follows the promoted fact: its customer, its day, the ledger of b.csv.
-    assert db.execute("SELECT customer_id, total_orders, lifetime_value::text FROM warehouse.dim_customer ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT customer_id, total_orders, lifetime_value::text FROM warehouse.dim_customer ORDER BY 1"
+    ).fetchall() == [
         ("C1", 1, "10.00"),
         ("C2", 2, "52.00"),
     ]
-    assert db.execute("SELECT date_key, sum(total_revenue)::text FROM warehouse.agg_sales_daily GROUP BY 1 ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT date_key, sum(total_revenue)::text FROM warehouse.agg_sales_daily GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [
         (20240501, "10.00"),
         (20240503, "52.00"),
     ]
-    assert db.execute("SELECT source_file, rows_loaded, rows_duplicate, amount_loaded::text FROM warehouse.sales_files ORDER BY 1").fetchall() == [
+    assert db.execute(
+        "SELECT source_file, rows_loaded, rows_duplicate, amount_loaded::text FROM warehouse.sales_files ORDER BY 1"
+    ).fetchall() == [
         ("a.csv", 1, 0, "10.00"),
         ("b.csv", 2, 0, "52.00"),
     ]
@@ -212,7 +243,9 @@ def test_later_dates_extend_dim_date_and_2027_is_in_the_future(db, defs, instanc
         "FROM warehouse.dim_date WHERE date_key = 20260102"
     ).fetchone()
     assert row == (2026, 1, 1, "January", 5, "Friday", 1, False)
-    assert db.execute("SELECT reasons FROM warehouse.rejected_sales WHERE transaction_id = 'T3'").fetchone() == (["future_date"],)
+    assert db.execute("SELECT reasons FROM warehouse.rejected_sales WHERE transaction_id = 'T3'").fetchone() == (
+        ["future_date"],
+    )
 
 
 def test_bad_header_fails_naming_the_columns_and_loads_nothing(db, defs, instance, landing):
@@ -227,8 +260,12 @@ def test_bad_header_fails_naming_the_columns_and_loads_nothing(db, defs, instanc
     assert "transaction_id" in failure and "unit_price" in failure
     after = snapshot(db)
     # Only the failure is recorded, beside the file (which was never loaded).
-    assert {k: v for k, v in after.items() if k != "sales_files"} == {k: v for k, v in before.items() if k != "sales_files"}
-    assert db.execute("SELECT loaded_at, failure IS NOT NULL FROM warehouse.sales_files WHERE source_file = 'bad.csv'").fetchone() == (
+    assert {k: v for k, v in after.items() if k != "sales_files"} == {
+        k: v for k, v in before.items() if k != "sales_files"
+    }
+    assert db.execute(
+        "SELECT loaded_at, failure IS NOT NULL FROM warehouse.sales_files WHERE source_file = 'bad.csv'"
+    ).fetchone() == (
         None,
         True,
     )
@@ -254,7 +291,9 @@ def test_a_customer_takes_attributes_from_the_latest_transaction_across_files(db
     # Replacing the file the latest attributes came from takes them back.
     write_sales(landing / "dec.csv")
     assert load_file(defs, instance, "dec.csv").success
-    assert db.execute("SELECT customer_name, city, last_purchase_date, total_orders FROM warehouse.dim_customer").fetchone() == (
+    assert db.execute(
+        "SELECT customer_name, city, last_purchase_date, total_orders FROM warehouse.dim_customer"
+    ).fetchone() == (
         "Ann Mid",
         "Rome",
         dt.date(2024, 6, 10),

@@ -28,15 +28,16 @@ from warehouse_assets.core.urls import mask_url, replace_database, with_driver
 from warehouse_assets.db.migrations import apply_schema
 from warehouse_assets.db.roles import LOADER_ROLE, apply_roles
 from warehouse_assets.definitions import defs as code_location_defs
-from warehouse_assets_tests.support.databases import create_database, drop_database
 from warehouse_assets_tests.support.data import small_sales_file
+from warehouse_assets_tests.support.databases import create_database, drop_database
 from warehouse_assets_tests.support.jobs import load_file, refresh_products, run_checks
 from warehouse_assets_tests.support.paths import PROJECT_DIR, SQL_DIR
 from warehouse_assets_tests.support.roles import url_as
 
 ANALYTICS_OBJECTS = frozenset(p.stem for folder in ("views", "analytics") for p in (SQL_DIR / folder).glob("*.sql"))
-LOAD_ASSETS = frozenset({"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"})
-
+LOAD_ASSETS = frozenset(
+    {"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"}
+)
 
 
 @pytest.mark.parametrize(

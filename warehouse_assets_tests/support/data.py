@@ -37,8 +37,19 @@ def write_sales(path: Path, *lines: str) -> Path:
     return path
 
 
-def line(tid: str, day: str, customer: str = "C1", amount: str = "10.00", *, quantity: int = 1, product: int = 1,
-         name: str = "Ann", city: str = "Paris", country: str = "France", payment: str = "cash") -> str:
+def line(
+    tid: str,
+    day: str,
+    customer: str = "C1",
+    amount: str = "10.00",
+    *,
+    quantity: int = 1,
+    product: int = 1,
+    name: str = "Ann",
+    city: str = "Paris",
+    country: str = "France",
+    payment: str = "cash",
+) -> str:
     """One data line whose unit price is `amount` / `quantity` (so it passes the amount rule)."""
     cents = round(float(amount) * 100)
     unit = f"{cents // quantity // 100}.{cents // quantity % 100:02d}"
@@ -50,5 +61,7 @@ def small_sales_file(landing: Path, name: str, seed: int, prefix: str, rows: int
     """A generated sales file with 5% bad rows of every kind, ids starting with `prefix`."""
     from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 
-    generate_sales(landing / name, SalesSpec(rows=rows, customers=60, products=20, bad_share=0.05, seed=seed, id_prefix=prefix))
+    generate_sales(
+        landing / name, SalesSpec(rows=rows, customers=60, products=20, bad_share=0.05, seed=seed, id_prefix=prefix)
+    )
     return name

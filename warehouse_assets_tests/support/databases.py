@@ -56,7 +56,9 @@ def template_database(admin_url: str) -> str:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
         apply_schema(replace_database(admin_url, building))
         try:
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name))
+            )
         except psycopg.errors.DuplicateDatabase:  # another test process built it first
             conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(building)))
     return name

@@ -44,7 +44,9 @@ def load_file(defs: dg.Definitions, instance: dg.DagsterInstance, key: str, **kw
 
 
 def refresh_products(defs: dg.Definitions, instance: dg.DagsterInstance, **kw) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def(PRODUCTS_JOB).execute_in_process(instance=instance, raise_on_error=kw.get("raise_on_error", False))
+    return defs.resolve_job_def(PRODUCTS_JOB).execute_in_process(
+        instance=instance, raise_on_error=kw.get("raise_on_error", False)
+    )
 
 
 def run_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
@@ -82,7 +84,9 @@ def metadata(instance: dg.DagsterInstance, asset: str, partition: str | None = N
     if partition is None:
         event = instance.get_latest_materialization_event(key)
     else:
-        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
         event = records[0].event_log_entry if records else None
     assert event is not None, f"{asset} {partition or ''} was never materialized"
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}

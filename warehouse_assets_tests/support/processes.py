@@ -61,5 +61,7 @@ def load_in_child(
     if kill_at:
         argv += ["--kill-at", kill_at]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_DIR)
+    process = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_DIR
+    )
     return Child(process, marker, go)

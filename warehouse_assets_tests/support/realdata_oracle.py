@@ -211,5 +211,3 @@ NON_PRODUCT_CODES = {
     "AMAZONFEE",
     "BANK CHARGES",
 }
-
-

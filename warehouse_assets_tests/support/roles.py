@@ -117,7 +117,10 @@ def relations(conn: psycopg.Connection, schema: str) -> list[str]:
 
 
 def counts(conn: psycopg.Connection, schema: str, names: list[str]) -> dict[str, int]:
-    return {n: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))).fetchone()[0] for n in names}
+    return {
+        n: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, n))).fetchone()[0]
+        for n in names
+    }
 
 
 def denied(conn: psycopg.Connection, statement: str | sql.Composable) -> str:

@@ -159,5 +159,3 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline())[:120]
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return "?"
-
-

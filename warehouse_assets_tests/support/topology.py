@@ -275,7 +275,9 @@ def _grpc_healthy(topology: Topology) -> bool:
 def start_topology(pg_server_url: str, template_database: str, base: Path, **settings: str) -> Iterator[Topology]:
     """The three services on a warehouse database of their own (created from the template, and
     shared with Dagster's storage, as in docker-compose.yml); `settings` are extra variables."""
-    home, landing, layouts, staging, logs = (base / n for n in ("dagster_home", "landing", "layouts", "staging", "logs"))
+    home, landing, layouts, staging, logs = (
+        base / n for n in ("dagster_home", "landing", "layouts", "staging", "logs")
+    )
     for folder in (home, landing, layouts, staging, logs):
         folder.mkdir()
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -331,9 +333,13 @@ def start_topology(pg_server_url: str, template_database: str, base: Path, **set
         topology.wait_for("the code server's gRPC health check", lambda: _grpc_healthy(topology), STARTUP_TIMEOUT)
         topology.timings["code server healthy"] = time.monotonic() - started
         topology.wait_for(
-            "the webserver's /server_info", lambda: requests.get(f"{topology.webserver_url}/server_info", timeout=5).ok, STARTUP_TIMEOUT
+            "the webserver's /server_info",
+            lambda: requests.get(f"{topology.webserver_url}/server_info", timeout=5).ok,
+            STARTUP_TIMEOUT,
         )
-        topology.wait_for(f"the webserver to load code location {LOCATION!r}", lambda: _location_loaded(topology), STARTUP_TIMEOUT)
+        topology.wait_for(
+            f"the webserver to load code location {LOCATION!r}", lambda: _location_loaded(topology), STARTUP_TIMEOUT
+        )
         topology.timings["webserver loaded the location"] = time.monotonic() - started
         topology.wait_for("the daemon's heartbeats", lambda: _daemons_healthy(topology), STARTUP_TIMEOUT)
         topology.timings["daemon healthy"] = time.monotonic() - started

@@ -89,7 +89,9 @@ class Loaded:
     runs: dict[str, dg.ExecuteInProcessResult]  # the arrangement's runs (another instance)
 
 
-def copy_loaded(admin_url: str, template: LoadedTemplate, folder: Path, instance: dg.DagsterInstance) -> Iterator[Loaded]:
+def copy_loaded(
+    admin_url: str, template: LoadedTemplate, folder: Path, instance: dg.DagsterInstance
+) -> Iterator[Loaded]:
     name = databases.create_database(admin_url, template.database)
     url = replace_database(admin_url, name)
     shutil.copytree(template.folder / "landing", folder / "landing")

@@ -98,7 +98,9 @@ def _slice_ints(values: pa.Array, start: int, stop: int) -> np.ndarray:
     if values.type != pa.string():
         values = values.cast(pa.string())
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if values.buffers()[2] is not None else np.zeros(1, np.uint8)
+    data = (
+        np.frombuffer(values.buffers()[2], dtype=np.uint8) if values.buffers()[2] is not None else np.zeros(1, np.uint8)
+    )
     begin = offsets[:-1].astype(np.int64)
     present = (offsets[1:] - offsets[:-1]) >= stop
     out = np.zeros(len(values), np.int64)

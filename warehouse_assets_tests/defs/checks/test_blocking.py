@@ -9,7 +9,14 @@ import dagster as dg
 import pytest
 
 from warehouse_assets_tests.support.jobs import check_results, load_file, refresh_products, run_checks, step_failures
-from warehouse_assets_tests.support.warehouses import FILE_A, FILE_B, Loaded, LoadedTemplate, build_loaded_template, copy_loaded
+from warehouse_assets_tests.support.warehouses import (
+    FILE_A,
+    FILE_B,
+    Loaded,
+    LoadedTemplate,
+    build_loaded_template,
+    copy_loaded,
+)
 
 PRODUCT_VIEWS = {"vw_product_sales_summary", "product_performance", "executive_summary"}
 
@@ -103,7 +110,14 @@ def test_a_failing_dimension_check_fails_the_run_and_keeps_the_views_from_refres
     assert not blocked.success
     assert set(step_failures(blocked)) == {"sales_checks"}
     # The file itself loaded (its transaction committed); the views were not refreshed over it.
-    assert materialized(blocked) == {"raw_sales", "fact_sales", "dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"}
+    assert materialized(blocked) == {
+        "raw_sales",
+        "fact_sales",
+        "dim_customer",
+        "dim_date",
+        "agg_sales_daily",
+        "agg_customers_daily",
+    }
 
     # Without the trigger, the reload repairs the customer and the run goes through.
     db.execute("DROP TRIGGER corrupt_ltv ON warehouse.dim_customer")

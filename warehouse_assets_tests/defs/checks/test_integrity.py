@@ -149,8 +149,6 @@ def scalar(db: psycopg.Connection, query: str, params=()):
     return db.execute(query, params).fetchone()[0]
 
 
-
-
 def test_clean_warehouse_passes_every_check(loaded: Loaded):
     db = loaded.db
     # The arrangement is what it claims: bad rows quarantined, unknown products inferred.
@@ -329,7 +327,9 @@ def test_sales_file_reconciles(loaded: Loaded):
             "source_file": key,
             "lines_read": scalar(db, "SELECT lines_read FROM warehouse.sales_files WHERE source_file = %s", (key,)),
             "lines_loaded": scalar(db, "SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %s", (key,)),
-            "lines_quarantined": scalar(db, "SELECT count(*) FROM warehouse.rejected_sales WHERE source_file = %s", (key,)),
+            "lines_quarantined": scalar(
+                db, "SELECT count(*) FROM warehouse.rejected_sales WHERE source_file = %s", (key,)
+            ),
             "lines_skipped": 0,
             "stale_facts": 0,
             "dangling_duplicates": 0,
@@ -337,7 +337,9 @@ def test_sales_file_reconciles(loaded: Loaded):
 
     # One fact of file A lost.
     clean_a, clean_b = ledger(FILE_A), ledger(FILE_B)
-    assert clean_a["lines_read"] == SPEC_A.rows and clean_a["lines_loaded"] + clean_a["lines_quarantined"] == SPEC_A.rows
+    assert (
+        clean_a["lines_read"] == SPEC_A.rows and clean_a["lines_loaded"] + clean_a["lines_quarantined"] == SPEC_A.rows
+    )
     (lost,) = facts_of(db, FILE_A, 1, offset=7)
     db.execute("DELETE FROM warehouse.fact_sales WHERE transaction_id = %s", (lost,))
     evaluation = checks(loaded)[name]
@@ -368,7 +370,9 @@ def test_facts_older_than_the_load_the_ledger_records_fail_reconciliation(loaded
     db = loaded.db
     name = "sales_file_reconciles"
     (kept,) = facts_of(db, FILE_A, 1, offset=11)
-    db.execute("UPDATE warehouse.fact_sales SET loaded_at = loaded_at - interval '1 day' WHERE transaction_id = %s", (kept,))
+    db.execute(
+        "UPDATE warehouse.fact_sales SET loaded_at = loaded_at - interval '1 day' WHERE transaction_id = %s", (kept,)
+    )
     evaluation = checks(loaded)[name]
     assert_failed(evaluation)
     assert counters(evaluation) == clean(name, files_not_reconciling=1, stale_facts=1)
@@ -465,5 +469,3 @@ def test_dim_product_prices_positive(loaded: Loaded):
     evaluation = checks(loaded)[name]
     assert counters(evaluation) == clean(name, non_positive_price=2)
     assert meta(evaluation)["examples"] == ["3", "12"]
-
-
