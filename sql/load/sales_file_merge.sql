@@ -293,18 +293,19 @@ WHERE d.customer_id = t.customer_id
   AND NOT EXISTS (SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = d.customer_id);
 
 -- step: add_days
-INSERT INTO warehouse.dim_date
-SELECT (warehouse.dim_date_row(to_date(k.date_key::text, 'YYYYMMDD'))).*
-FROM (SELECT date_key FROM new_facts UNION SELECT date_key FROM promoted) k
-ON CONFLICT (date_key) DO NOTHING;
-
--- step: fill_days
--- dim_date has no gaps: the days between the first and the last without sales are added too.
+-- dim_date has no gaps: the days of the new facts are added, and with them every day between
+-- them and the range already covered. Only days outside that range can be missing, so the cost
+-- follows the new dates, not the whole calendar.
+WITH wanted AS (
+    SELECT min(to_date(date_key::text, 'YYYYMMDD')) AS lo, max(to_date(date_key::text, 'YYYYMMDD')) AS hi
+    FROM (SELECT date_key FROM new_facts UNION ALL SELECT date_key FROM promoted) k
+),
+covered AS (SELECT min(full_date) AS lo, max(full_date) AS hi FROM warehouse.dim_date)
 INSERT INTO warehouse.dim_date
 SELECT (warehouse.dim_date_row(g::date)).*
-FROM (SELECT min(full_date) AS lo, max(full_date) AS hi FROM warehouse.dim_date) b,
-     generate_series(b.lo, b.hi, interval '1 day') AS g
-WHERE b.lo IS NOT NULL
+FROM wanted w, covered c,
+     generate_series(least(w.lo, c.lo), greatest(w.hi, c.hi), interval '1 day') AS g
+WHERE w.lo IS NOT NULL AND (c.lo IS NULL OR g::date < c.lo OR g::date > c.hi)
 ON CONFLICT (date_key) DO NOTHING;
 
 -- step: promoted_ledger

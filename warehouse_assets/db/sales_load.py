@@ -61,6 +61,11 @@ def _reported(reader: SalesFileReader, progress: Progress | None) -> Iterator[pa
             progress(reader.summary, reader.records.size_bytes)
 
 
+# Below this size a file's stream leaves little to hand back, and a collection of the whole
+# process's heap (Dagster's included) would cost more than the file's load.
+RELEASE_AFTER_BYTES = 32 * 2**20
+
+
 def load_sales_file(
     db: Database,
     reader: SalesFileReader,
@@ -109,7 +114,8 @@ def load_sales_file(
         ).fetchone()
         hook("commit")
     hook("committed")
-    release_memory()
+    if reader.summary.size_bytes >= RELEASE_AFTER_BYTES:
+        release_memory()
     return FileLoad(
         source_file=key,
         summary=reader.summary,

@@ -19,10 +19,10 @@ import pytest
 from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 from warehouse_assets.core.landing import file_sha256
 from warehouse_assets.core.sales_reader import SalesFileReader
-from warehouse_assets.db.checks import check_rows
 from warehouse_assets.db.connection import Database
 from warehouse_assets.db.sales_load import load_sales_file
 from warehouse_assets_tests.support.data import snapshot
+from warehouse_assets_tests.support.invariants import assert_consistent
 from warehouse_assets_tests.support.oracle import valid_rows
 from warehouse_assets_tests.support.processes import load_in_child, wait_for
 
@@ -57,26 +57,6 @@ def revenue_of(db, key: str) -> Decimal:
     return db.execute(
         "SELECT coalesce(sum(total_amount), 0) FROM warehouse.fact_sales WHERE source_file = %s", (key,)
     ).fetchone()[0]
-
-
-def assert_consistent(url: str) -> None:
-    """Every check that needs only the database passes over the whole warehouse."""
-    db = Database(url)
-    rows = check_rows(db, "sales_file_reconciles", None)
-    assert rows and all(
-        r["lines_read"] == r["lines_loaded"] + r["lines_quarantined"] + r["lines_skipped"]
-        and not r["stale_facts"]
-        and not r["dangling_duplicates"]
-        for r in rows
-    ), rows
-    (customers,) = check_rows(db, "dim_customer_matches_facts", None)
-    assert not any(
-        customers[k] for k in ("lifetime_value_mismatch", "total_orders_mismatch", "purchase_dates_mismatch")
-    ), customers
-    (summaries,) = check_rows(db, "daily_summaries_reconcile", None)
-    assert not any(summaries[k] for k in ("transactions_mismatch", "revenue_mismatch", "files_not_matching_ledger")), (
-        summaries
-    )
 
 
 @pytest.mark.parametrize(

@@ -76,19 +76,23 @@ def products_snapshot(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(warehouse_url: str, landing: Path, products_snapshot: Path, tmp_path: Path) -> Settings:
-    """The settings of a warehouse in the test's database, landing folder and products snapshot,
-    with no source layouts and no settle time; tests change a copy with `settings.replace(...)`."""
-    return Settings.from_environment(
-        {
-            "WAREHOUSE_DATABASE_URL": warehouse_url,
-            "WAREHOUSE_LANDING_DIR": str(landing),
-            "WAREHOUSE_LAYOUTS_DIR": str(tmp_path / "layouts"),
-            "WAREHOUSE_STATE_DIR": str(tmp_path / "state"),
-            "FAKESTORE_BASE_URL": str(products_snapshot),
-            "WAREHOUSE_SENSOR_SETTLE_SECONDS": "0",
-        }
-    )
+def settings_variables(warehouse_url: str, landing: Path, products_snapshot: Path, tmp_path: Path) -> dict[str, str]:
+    """The variables of a warehouse in the test's database, landing folder and products
+    snapshot, with no source layouts and no settle time."""
+    return {
+        "WAREHOUSE_DATABASE_URL": warehouse_url,
+        "WAREHOUSE_LANDING_DIR": str(landing),
+        "WAREHOUSE_LAYOUTS_DIR": str(tmp_path / "layouts"),
+        "WAREHOUSE_STATE_DIR": str(tmp_path / "state"),
+        "FAKESTORE_BASE_URL": str(products_snapshot),
+        "WAREHOUSE_SENSOR_SETTLE_SECONDS": "0",
+    }
+
+
+@pytest.fixture
+def settings(settings_variables: dict[str, str]) -> Settings:
+    """The settings of `settings_variables`; tests change a copy with `settings.replace(...)`."""
+    return Settings.from_environment(settings_variables)
 
 
 @pytest.fixture
@@ -106,19 +110,16 @@ def defs(settings: Settings) -> dg.Definitions:
 
 
 @pytest.fixture
-def cli_env(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def cli_env(
+    settings: Settings, settings_variables: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     """What `warehouse` sees on a configured machine: the test's settings as environment
     variables and a Dagster home of its own. Every variable the command itself exports is set
     here first, so the test's environment is restored afterwards."""
     from warehouse_assets.core.urls import dagster_storage_url
 
     for name, value in {
-        "WAREHOUSE_DATABASE_URL": settings.database_url,
-        "WAREHOUSE_LANDING_DIR": str(settings.landing_dir),
-        "WAREHOUSE_LAYOUTS_DIR": str(settings.layouts_dir),
-        "WAREHOUSE_STATE_DIR": str(settings.state_dir),
-        "FAKESTORE_BASE_URL": settings.fakestore_base_url,
-        "WAREHOUSE_SENSOR_SETTLE_SECONDS": "0",
+        **settings_variables,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "DAGSTER_PG_URL": dagster_storage_url(settings.database_url),
     }.items():

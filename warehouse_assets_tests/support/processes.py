@@ -65,3 +65,21 @@ def load_in_child(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_DIR
     )
     return Child(process, marker, go)
+
+
+def run_in_child(variables: dict[str, str], keys: list[str], *, kill_at: tuple[str, str]) -> subprocess.Popen:
+    """Start a process that runs sales_files_job over `keys` (with the settings `variables`) and
+    kills itself at step `kill_at[1]` of file `kill_at[0]` (see support.run_child)."""
+    import json
+
+    argv = [
+        sys.executable,
+        "-m",
+        "warehouse_assets_tests.support.run_child",
+        json.dumps(variables),
+        *keys,
+        "--kill-at",
+        *kill_at,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_DIR)
