@@ -195,6 +195,13 @@ VARIABLES: tuple[Variable, ...] = (
         _cron,
     ),
     Variable(
+        "WAREHOUSE_CHECKS_CRON",
+        "checks_cron",
+        "0 3 * * *",
+        "When every check runs over the whole warehouse (catches data changed outside the pipeline).",
+        _cron,
+    ),
+    Variable(
         "WAREHOUSE_SCHEDULE_TIMEZONE",
         "schedule_timezone",
         "UTC",
@@ -295,6 +302,7 @@ class Settings:
     fakestore_backoff_seconds: float
     fakestore_deadline_seconds: float
     products_cron: str
+    checks_cron: str
     schedule_timezone: str
     products_max_age_hours: float
     sales_max_silence_days: float

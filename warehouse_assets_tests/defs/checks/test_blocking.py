@@ -146,3 +146,33 @@ def test_a_failing_fact_check_fails_the_run(loaded: Loaded):
     evaluation = check_results(failed)["fact_sales_amounts_valid"]
     assert not evaluation.passed and meta(evaluation)["examples"] == [victim]
     assert not failed.success and "sales_checks" in step_failures(failed)
+
+
+def test_the_nightly_schedule_checks_the_whole_warehouse_and_catches_changes_made_outside(loaded: Loaded):
+    import datetime as dt
+
+    from warehouse_assets.defs.build import build_definitions
+
+    defs = build_definitions(loaded.settings.replace(checks_cron="15 2 * * *"))
+    schedule = defs.resolve_schedule_def("warehouse_checks_schedule")
+    assert (schedule.job_name, schedule.cron_schedule) == ("warehouse_checks_job", "15 2 * * *")
+    context = dg.build_schedule_context(
+        instance=loaded.instance, scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 15, tzinfo=dt.UTC)
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.tags["dagster/schedule_name"] == "warehouse_checks_schedule"
+
+    # Someone edits a fact of the first file by hand, long after it was loaded.
+    loaded.db.execute(
+        "UPDATE warehouse.fact_sales SET total_amount = total_amount + 1 "
+        "WHERE transaction_id = (SELECT min(transaction_id) FROM warehouse.fact_sales WHERE source_file = %s)",
+        (FILE_A,),
+    )
+    result = defs.resolve_job_def(schedule.job_name).execute_in_process(
+        instance=loaded.instance, tags=request.tags, raise_on_error=False
+    )
+    evaluations = check_results(result)
+    assert not result.success
+    assert evaluations["fact_sales_amounts_valid"].passed is False
+    assert meta(evaluations["fact_sales_amounts_valid"])["scope"] == "whole warehouse"
+    assert evaluations["dim_product_prices_positive"].passed is True
