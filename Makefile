@@ -35,8 +35,11 @@ load: $(STAMP)
 report: $(STAMP)
 	$(BIN)/warehouse report
 
+# Stops the warehouse's embedded PostgreSQL and the one the tests start (should a test run have
+# been killed before it could stop it).
 stop: $(STAMP)
 	$(BIN)/warehouse stop
+	WAREHOUSE_DATABASE_URL= WAREHOUSE_STATE_DIR=.warehouse/test $(BIN)/warehouse stop
 
 clean: stop
 	rm -rf .warehouse reports

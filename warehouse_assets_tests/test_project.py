@@ -104,3 +104,14 @@ def test_ci_runs_the_test_command_the_readme_gives():
     assert "make test" in commands
     ci = (PROJECT_DIR / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_the_readme_lists_every_setting_with_its_default():
+    from warehouse_assets.core.settings import VARIABLES
+
+    readme = (PROJECT_DIR / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", table, re.M))
+    assert set(rows) == {v.name for v in VARIABLES}
+    for v in VARIABLES:
+        assert rows[v.name].strip() == (f"`{v.default}`" if v.default is not None else "—"), v.name
