@@ -35,26 +35,39 @@ LEFT JOIN LATERAL (
 -- step: customers
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
-    total_orders, total_quantity, lifetime_value, updated_at
+    total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file, updated_at
 )
-SELECT s.customer_id, max(s.customer_name), max(s.city), max(s.country),
-       min(s.first_ts AT TIME ZONE 'UTC')::date, max(s.last_ts AT TIME ZONE 'UTC')::date,
-       sum(s.transaction_count), sum(s.total_quantity), sum(s.total_amount), now()
-FROM warehouse.customer_file_stats s
-GROUP BY s.customer_id
+SELECT a.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.transactions,
+       a.quantity, a.amount, l.last_ts, l.source_file, now()
+FROM (
+    SELECT customer_id, min(first_ts AT TIME ZONE 'UTC')::date AS first_day, max(last_ts AT TIME ZONE 'UTC')::date AS last_day,
+           sum(transaction_count) AS transactions, sum(total_quantity) AS quantity, sum(total_amount) AS amount
+    FROM warehouse.customer_file_stats
+    GROUP BY customer_id
+) a
+JOIN (
+    SELECT DISTINCT ON (customer_id) customer_id, customer_name, city, country, last_ts, source_file
+    FROM warehouse.customer_file_stats
+    ORDER BY customer_id, last_ts DESC, source_file DESC
+) l ON l.customer_id = a.customer_id
 ON CONFLICT (customer_id) DO UPDATE SET
+    customer_name = EXCLUDED.customer_name,
+    city = EXCLUDED.city,
+    country = EXCLUDED.country,
     first_purchase_date = EXCLUDED.first_purchase_date,
     last_purchase_date = EXCLUDED.last_purchase_date,
     total_orders = EXCLUDED.total_orders,
     total_quantity = EXCLUDED.total_quantity,
     lifetime_value = EXCLUDED.lifetime_value,
+    attributes_ts = EXCLUDED.attributes_ts,
+    attributes_file = EXCLUDED.attributes_file,
     updated_at = EXCLUDED.updated_at
-WHERE (d.first_purchase_date, d.last_purchase_date, d.total_orders, d.total_quantity, d.lifetime_value)
+WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchase_date, d.total_orders,
+       d.total_quantity, d.lifetime_value, d.attributes_ts, d.attributes_file)
       IS DISTINCT FROM
-      (EXCLUDED.first_purchase_date, EXCLUDED.last_purchase_date, EXCLUDED.total_orders,
-       EXCLUDED.total_quantity, EXCLUDED.lifetime_value);
-
--- step: customers_without_sales
+      (EXCLUDED.customer_name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.first_purchase_date,
+       EXCLUDED.last_purchase_date, EXCLUDED.total_orders, EXCLUDED.total_quantity, EXCLUDED.lifetime_value,
+       EXCLUDED.attributes_ts, EXCLUDED.attributes_file);
 DELETE FROM warehouse.dim_customer d
 WHERE NOT EXISTS (SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = d.customer_id);
 

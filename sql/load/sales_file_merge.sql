@@ -16,6 +16,11 @@
 -- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
 SET LOCAL work_mem = '256MB';
 
+-- step: no_jit
+-- Every statement here reads one file's rows through keys; compiling one with JIT (which the
+-- planner asks for when stale statistics inflate its estimates) costs more than running it.
+SET LOCAL jit = off;
+
 -- step: analyze_staged
 ANALYZE staged_sales;
 
@@ -29,6 +34,21 @@ SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, 
 FROM warehouse.fact_sales
 WHERE source_file = %(source_file)s;
 
+-- step: held_elsewhere
+-- The valid rows whose id another file already holds as a fact (they become duplicates), found
+-- by one primary-key lookup per row: a join the planner would answer by reading every fact
+-- instead, which would make a small file's load grow with the warehouse (LATERAL ... LIMIT
+-- keeps the lookup per row).
+CREATE TEMP TABLE held_elsewhere ON COMMIT DROP AS
+SELECT s.line_number, h.source_file, h.source_line
+FROM staged_sales s
+CROSS JOIN LATERAL (
+    SELECT f.source_file, f.source_line FROM warehouse.fact_sales f
+    WHERE f.transaction_id = s.transaction_id AND f.source_file <> %(source_file)s
+    LIMIT 1
+) h
+WHERE s.reasons IS NULL;
+
 -- step: new_facts
 CREATE TEMP TABLE new_facts ON COMMIT DROP AS
 SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
@@ -36,9 +56,7 @@ SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_
        s.product_name
 FROM staged_sales s
 WHERE s.reasons IS NULL
-  AND NOT EXISTS (
-        SELECT 1 FROM warehouse.fact_sales f
-        WHERE f.transaction_id = s.transaction_id AND f.source_file <> %(source_file)s);
+  AND NOT EXISTS (SELECT 1 FROM held_elsewhere h WHERE h.line_number = s.line_number);
 
 -- step: promoted
 CREATE TEMP TABLE promoted ON COMMIT DROP AS
@@ -136,12 +154,11 @@ SELECT %(source_file)s, s.line_number, s.line_count, s.transaction_id, ARRAY['du
            'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
            'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
            'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
-           'payment_method', s.payment_method, 'first_loaded_from', f.source_file,
-           'first_loaded_line', f.source_line),
+           'payment_method', s.payment_method, 'first_loaded_from', h.source_file,
+           'first_loaded_line', h.source_line),
        %(loaded_at)s
 FROM staged_sales s
-JOIN warehouse.fact_sales f ON f.transaction_id = s.transaction_id
-WHERE s.reasons IS NULL AND f.source_file <> %(source_file)s;
+JOIN held_elsewhere h ON h.line_number = s.line_number;
 
 -- step: inferred_products
 INSERT INTO warehouse.dim_product (product_id, product_name, is_inferred, first_loaded_at, updated_at)
@@ -172,7 +189,11 @@ ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
     sum_unit_price = a.sum_unit_price + EXCLUDED.sum_unit_price;
 
 -- step: sales_daily_drop_empty
-DELETE FROM warehouse.agg_sales_daily WHERE transaction_count = 0;
+-- Only the keys of the replaced facts can have dropped to zero.
+DELETE FROM warehouse.agg_sales_daily a
+USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
+WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_method = k.payment_method
+  AND a.transaction_count = 0;
 
 -- step: customers_daily
 INSERT INTO warehouse.agg_customers_daily AS a (date_key, unique_customers)
@@ -187,12 +208,10 @@ WHERE a.date_key = c.date_key AND a.unique_customers = 0;
 -- step: delete_previous_customer_stats
 DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
 
--- step: customer_stats
-INSERT INTO warehouse.customer_file_stats (
-    customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
-    customer_name, city, country
-)
-SELECT a.customer_id, %(source_file)s, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
+-- step: file_customers
+-- This file's contribution per customer: its totals, and the attributes of its latest row.
+CREATE TEMP TABLE file_customers ON COMMIT DROP AS
+SELECT a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
        l.customer_name, l.city, l.country
 FROM (
     SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
@@ -205,6 +224,14 @@ JOIN (
     FROM new_facts
     ORDER BY customer_id, transaction_ts DESC, line_number DESC
 ) l ON l.customer_id = a.customer_id;
+
+-- step: customer_stats
+INSERT INTO warehouse.customer_file_stats (
+    customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
+    customer_name, city, country
+)
+SELECT customer_id, %(source_file)s, first_ts, last_ts, transactions, quantity, amount, customer_name, city, country
+FROM file_customers;
 
 -- step: promoted_customer_stats
 -- A promoted fact belongs to the file that held the copy: that file's stats grow by it.
@@ -235,40 +262,42 @@ ON CONFLICT (customer_id, source_file) DO UPDATE SET
     city = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.city ELSE c.city END,
     country = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.country ELSE c.country END;
 
--- step: touched_customers
-CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
+-- step: recomputed_customers
+-- The customers whose totals cannot just grow: those of the replaced facts (their earlier
+-- contribution is gone) and those of promoted facts. A replacement or a promotion is rare; a new
+-- file's customers only add to what they had (customers_added below).
+CREATE TEMP TABLE recomputed_customers ON COMMIT DROP AS
 SELECT customer_id FROM old_facts
-UNION SELECT customer_id FROM new_facts
 UNION SELECT customer_id FROM promoted;
 
--- step: analyze_touched
-ANALYZE touched_customers;
-
--- step: customers
+-- step: customers_recomputed
+-- Folded again from the customer's per-file rows, read through the (customer_id, source_file)
+-- key: LATERAL keeps that a lookup per customer rather than a scan of every customer's files.
 -- SCD1: a customer whose values did not change keeps its updated_at.
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
-    total_orders, total_quantity, lifetime_value, updated_at
+    total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file, updated_at
 )
-SELECT a.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.transactions,
-       a.quantity, a.amount, %(loaded_at)s
-FROM (
-    SELECT s.customer_id,
-           min(s.first_ts AT TIME ZONE 'UTC')::date AS first_day,
+SELECT t.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.transactions,
+       a.quantity, a.amount, l.last_ts, l.source_file, %(loaded_at)s
+FROM recomputed_customers t
+CROSS JOIN LATERAL (
+    SELECT min(s.first_ts AT TIME ZONE 'UTC')::date AS first_day,
            max(s.last_ts AT TIME ZONE 'UTC')::date AS last_day,
            sum(s.transaction_count) AS transactions,
            sum(s.total_quantity) AS quantity,
            sum(s.total_amount) AS amount
     FROM warehouse.customer_file_stats s
-    JOIN touched_customers t ON t.customer_id = s.customer_id
-    GROUP BY s.customer_id
+    WHERE s.customer_id = t.customer_id
 ) a
-JOIN (
-    SELECT DISTINCT ON (s.customer_id) s.customer_id, s.customer_name, s.city, s.country
+CROSS JOIN LATERAL (
+    SELECT s.customer_name, s.city, s.country, s.last_ts, s.source_file
     FROM warehouse.customer_file_stats s
-    JOIN touched_customers t ON t.customer_id = s.customer_id
-    ORDER BY s.customer_id, s.last_ts DESC, s.source_file DESC
-) l ON l.customer_id = a.customer_id
+    WHERE s.customer_id = t.customer_id
+    ORDER BY s.last_ts DESC, s.source_file DESC
+    LIMIT 1
+) l
+WHERE a.transactions IS NOT NULL
 ON CONFLICT (customer_id) DO UPDATE SET
     customer_name = EXCLUDED.customer_name,
     city = EXCLUDED.city,
@@ -278,19 +307,55 @@ ON CONFLICT (customer_id) DO UPDATE SET
     total_orders = EXCLUDED.total_orders,
     total_quantity = EXCLUDED.total_quantity,
     lifetime_value = EXCLUDED.lifetime_value,
+    attributes_ts = EXCLUDED.attributes_ts,
+    attributes_file = EXCLUDED.attributes_file,
     updated_at = EXCLUDED.updated_at
 WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchase_date,
-       d.total_orders, d.total_quantity, d.lifetime_value)
+       d.total_orders, d.total_quantity, d.lifetime_value, d.attributes_ts, d.attributes_file)
       IS DISTINCT FROM
       (EXCLUDED.customer_name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.first_purchase_date,
        EXCLUDED.last_purchase_date, EXCLUDED.total_orders, EXCLUDED.total_quantity,
-       EXCLUDED.lifetime_value);
+       EXCLUDED.lifetime_value, EXCLUDED.attributes_ts, EXCLUDED.attributes_file);
+
+-- step: customers_added
+-- Everyone else this file names gains its sales: totals add up, the purchase dates widen, and the
+-- attributes move to this file's latest row when it is later than the one the customer carries
+-- (the same order customers_recomputed takes: latest row, then file name).
+INSERT INTO warehouse.dim_customer AS d (
+    customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
+    total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file, updated_at
+)
+SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_ts AT TIME ZONE 'UTC')::date,
+       (f.last_ts AT TIME ZONE 'UTC')::date, f.transactions, f.quantity, f.amount, f.last_ts,
+       %(source_file)s, %(loaded_at)s
+FROM file_customers f
+WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
+ON CONFLICT (customer_id) DO UPDATE SET
+    total_orders = d.total_orders + EXCLUDED.total_orders,
+    total_quantity = d.total_quantity + EXCLUDED.total_quantity,
+    lifetime_value = d.lifetime_value + EXCLUDED.lifetime_value,
+    first_purchase_date = least(d.first_purchase_date, EXCLUDED.first_purchase_date),
+    last_purchase_date = greatest(d.last_purchase_date, EXCLUDED.last_purchase_date),
+    customer_name = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
+                         THEN EXCLUDED.customer_name ELSE d.customer_name END,
+    city = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
+                THEN EXCLUDED.city ELSE d.city END,
+    country = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
+                   THEN EXCLUDED.country ELSE d.country END,
+    attributes_file = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
+                           THEN EXCLUDED.attributes_file ELSE d.attributes_file END,
+    attributes_ts = greatest(d.attributes_ts, EXCLUDED.attributes_ts),
+    updated_at = EXCLUDED.updated_at;
 
 -- step: customers_without_sales
+-- Only a customer of the replaced facts can have lost every sale.
 DELETE FROM warehouse.dim_customer d
-USING touched_customers t
-WHERE d.customer_id = t.customer_id
-  AND NOT EXISTS (SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = d.customer_id);
+USING recomputed_customers r
+WHERE d.customer_id = r.customer_id
+  AND NOT EXISTS (
+        SELECT 1 FROM (
+            SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = r.customer_id LIMIT 1
+        ) x);
 
 -- step: add_days
 -- dim_date has no gaps: the days of the new facts are added, and with them every day between

@@ -60,7 +60,7 @@ def revenue_of(db, key: str) -> Decimal:
 
 
 @pytest.mark.parametrize(
-    "step", ["staged", "delete_previous_facts", "insert_facts", "sales_daily", "customers", "ledger", "commit"]
+    "step", ["staged", "delete_previous_facts", "insert_facts", "sales_daily", "customers_added", "ledger", "commit"]
 )
 def test_a_kill_at_any_step_leaves_the_previous_version_and_the_next_load_completes(warehouse_url, db, tmp_path, step):
     path = generate_sales(tmp_path / "f.csv", SPEC).path

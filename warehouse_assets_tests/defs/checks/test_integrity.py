@@ -438,7 +438,8 @@ def test_dim_customer_matches_facts(loaded: Loaded):
     # A customer with no facts at all: none of its totals or dates are those of its (no) facts.
     db.execute(
         "INSERT INTO warehouse.dim_customer (customer_id, customer_name, first_purchase_date, last_purchase_date,"
-        " total_orders, total_quantity, lifetime_value) VALUES ('C-GHOST', 'Ghost', '2024-03-01', '2024-03-01', 1, 1, 10)"
+        " total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file)"
+        " VALUES ('C-GHOST', 'Ghost', '2024-03-01', '2024-03-01', 1, 1, 10, '2024-03-01', 'nowhere.csv')"
     )
     evaluation = checks(loaded)[name]
     assert counters(evaluation) == clean(
