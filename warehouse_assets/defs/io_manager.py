@@ -28,6 +28,12 @@ from warehouse_assets.defs.resources import database_for
 DEFAULT_SCHEMA = "warehouse"
 
 
+def _require_table(conn, schema: str, name: str, what_to_do: str) -> None:
+    exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
+    if not exists:
+        raise dg.Failure(f"table {schema}.{name} does not exist: {what_to_do}")
+
+
 def _table_of(key: dg.AssetKey, metadata: Mapping[str, Any]) -> tuple[str, str]:
     named = metadata.get("dagster/table_name")
     if named:
@@ -71,11 +77,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         ident = _ident(schema, name)
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(
-                sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}
-            ).fetchone()[0]
-            if not exists:
-                raise dg.Failure(f"table {schema}.{name} does not exist; its DDL belongs in sql/schema/")
+            _require_table(conn, schema, name, "its DDL belongs in sql/schema/")
             # Writers of one table take turns, so a partition replace never interleaves with another.
             conn.execute(sqlfiles.statement("queries/advisory_lock.sql"), {"name": f"{schema}.{name}"})
             if context.has_asset_partitions:
@@ -120,12 +122,6 @@ class PostgresIOManager(dg.ConfigurableIOManager):
             statement, params = sqlfiles.composed("queries/io_select.sql", columns=selected, table=table), {}
         db = self._db()
         with db.connection() as conn:
-            exists = conn.execute(
-                sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}
-            ).fetchone()[0]
-            if not exists:
-                raise dg.Failure(
-                    f"table {schema}.{name} does not exist: materialize {context.asset_key.to_user_string()} first"
-                )
+            _require_table(conn, schema, name, f"materialize {context.asset_key.to_user_string()} first")
             cur = conn.execute(statement, params)
             return frame_from_rows(cur.fetchall(), cur.description)

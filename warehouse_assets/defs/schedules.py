@@ -6,26 +6,35 @@ from warehouse_assets.core.settings import Settings
 from warehouse_assets.defs.jobs import CHECKS_JOB, PRODUCTS_JOB
 
 
+def _daily(name: str, job: str, cron: str, timezone: str, what: str, variable: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=name,
+        job_name=job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags={"launched_by": name},
+        description=f"{what} ({cron}, {timezone}; {variable}, WAREHOUSE_SCHEDULE_TIMEZONE).",
+    )
+
+
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    tz = settings.schedule_timezone
     return [
-        dg.ScheduleDefinition(
-            name="products_refresh_schedule",
-            job_name=PRODUCTS_JOB,
-            cron_schedule=settings.products_cron,
-            execution_timezone=settings.schedule_timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            tags={"launched_by": "products_refresh_schedule"},
-            description=f"Refresh dim_product from the FakeStore API ({settings.products_cron}, {settings.schedule_timezone}; "
-            "WAREHOUSE_PRODUCTS_CRON, WAREHOUSE_SCHEDULE_TIMEZONE).",
+        _daily(
+            "products_refresh_schedule",
+            PRODUCTS_JOB,
+            settings.products_cron,
+            tz,
+            "Refresh dim_product from the FakeStore API",
+            "WAREHOUSE_PRODUCTS_CRON",
         ),
-        dg.ScheduleDefinition(
-            name="warehouse_checks_schedule",
-            job_name=CHECKS_JOB,
-            cron_schedule=settings.checks_cron,
-            execution_timezone=settings.schedule_timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            tags={"launched_by": "warehouse_checks_schedule"},
-            description=f"Run every check over the whole warehouse ({settings.checks_cron}, {settings.schedule_timezone}; "
-            "WAREHOUSE_CHECKS_CRON), so that data changed outside the pipeline is caught.",
+        _daily(
+            "warehouse_checks_schedule",
+            CHECKS_JOB,
+            settings.checks_cron,
+            tz,
+            "Run every check over the whole warehouse, so that data changed outside the pipeline is caught",
+            "WAREHOUSE_CHECKS_CRON",
         ),
     ]

@@ -184,7 +184,7 @@ def test_a_missing_table_is_named_when_storing_and_loading(warehouse_url):
     def nowhere() -> pd.DataFrame:
         return pd.DataFrame({"a": [1]})
 
-    with pytest.raises(dg.Failure, match=r"table warehouse\.nowhere does not exist; its DDL belongs in sql/schema/"):
+    with pytest.raises(dg.Failure, match=r"table warehouse\.nowhere does not exist: its DDL belongs in sql/schema/"):
         dg.materialize([nowhere], resources={"io_manager": io_manager(warehouse_url)})
 
     source = dg.AssetSpec("never_materialized")
