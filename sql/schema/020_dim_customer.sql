@@ -18,6 +18,11 @@ CREATE TABLE IF NOT EXISTS warehouse.dim_customer (
     attributes_ts       timestamptz NOT NULL,  -- the transaction the name, city and country come from
     attributes_file     text NOT NULL,
     updated_at          timestamptz NOT NULL DEFAULT now()
-);
--- The top customers by lifetime value (the dashboards' customer list) without a sort of all of them.
-CREATE INDEX IF NOT EXISTS dim_customer_ltv_idx ON warehouse.dim_customer (lifetime_value DESC);
+) WITH (fillfactor = 80);
+-- Every load updates the totals of the customers it names. With room left in each page and no
+-- index on a column a load changes, those updates are heap-only (HOT): no index entry is written.
+-- So the only index is the key; a list of top customers sorts the table (tens of milliseconds
+-- at 100,000 customers) instead of every load maintaining an index on lifetime_value.
+ALTER TABLE warehouse.dim_customer SET (fillfactor = 80);
+DROP INDEX IF EXISTS warehouse.dim_customer_ltv_idx;
+DROP INDEX IF EXISTS warehouse.dim_customer_location_idx;

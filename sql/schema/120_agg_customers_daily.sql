@@ -5,4 +5,6 @@
 CREATE TABLE IF NOT EXISTS warehouse.agg_customers_daily (
     date_key         integer PRIMARY KEY,
     unique_customers bigint NOT NULL
-);
+) WITH (fillfactor = 80);
+-- Loads update these rows in place: room in each page keeps the updates heap-only (HOT).
+ALTER TABLE warehouse.agg_customers_daily SET (fillfactor = 80);

@@ -240,7 +240,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                     **run_load(server.new_database("many"), many, root / "home_many", products),
                 }
     finally:
-        if not args.keep:
+        if args.keep:
+            results["kept_databases"] = list(server.created)
+        else:
             server.drop_all()
     print_table(results)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

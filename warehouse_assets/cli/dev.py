@@ -45,6 +45,8 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         say("warning: the UI has no login; anyone who can reach this address can run jobs")
     argv = dg_command(settings, host, port, args.verbose)
+    # dg runs the project in the environment this command runs in, activated or not.
+    os.environ["VIRTUAL_ENV"] = sys.prefix
     os.chdir(settings.project_dir)
     os.execv(argv[0], argv)
     return 0  # not reached

@@ -18,7 +18,7 @@ import dagster as dg
 from warehouse_assets.cli.environment import prepare
 from warehouse_assets.cli.output import say
 from warehouse_assets.cli.progress import TerminalProgress
-from warehouse_assets.cli.runs import RunOutcome, execute
+from warehouse_assets.cli.runs import RunOutcome, execute, persistent_instance
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.core.urls import mask_url
 from warehouse_assets.db.connection import Database
@@ -98,7 +98,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     say(f"warehouse database: {mask_url(env.database_url)}")
     progress = TerminalProgress()
     defs = build_definitions(env.settings, observer=progress)
-    instance = dg.DagsterInstance.get()
+    instance = persistent_instance()
     db = Database(env.database_url)
     plan = plan_sales_runs(
         env.settings, db, list(instance.get_dynamic_partitions(SALES_FILES.name)), {}, reload_all=args.all
@@ -184,7 +184,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     env = prepare(settings)
     say(f"checking {mask_url(env.database_url)} ...")
     defs = build_definitions(env.settings)
-    instance = dg.DagsterInstance.get()
+    instance = persistent_instance()
     outcome = execute(defs, CHECKS_JOB, instance, label="checks", tags=_tags("warehouse check"), verbose=args.verbose)
     say("")
     say("Checks")

@@ -119,8 +119,12 @@ def run_steps(
     given, receives each step's duration in seconds; `before_step`, if given, is called with each
     step's name before it runs (tests pause or stop a load at a named step with it).
     """
+    script = steps(relative)
+    unknown = skip - {name for name, _ in script}
+    if unknown:
+        raise ValueError(f"{relative} has no step {', '.join(sorted(unknown))}")
     counts: dict[str, Any] = {}
-    for name, text in steps(relative):
+    for name, text in script:
         if name in skip:
             continue
         if before_step is not None:

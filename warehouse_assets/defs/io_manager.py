@@ -29,7 +29,9 @@ DEFAULT_SCHEMA = "warehouse"
 
 
 def _require_table(conn, schema: str, name: str, what_to_do: str) -> None:
-    exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[0]
+    exists = conn.execute(sqlfiles.statement("queries/table_exists.sql"), {"schema": schema, "name": name}).fetchone()[
+        0
+    ]
     if not exists:
         raise dg.Failure(f"table {schema}.{name} does not exist: {what_to_do}")
 

@@ -206,7 +206,7 @@ SENSOR_TICKS_QUERY = """
 query ($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
     __typename
-    ... on Sensor { sensorState { status ticks(limit: 20) { status skipReason runIds error { message } } } }
+    ... on Sensor { sensorState { status ticks(limit: 20) { status timestamp skipReason runIds error { message } } } }
     ... on PythonError { message }
   }
 }

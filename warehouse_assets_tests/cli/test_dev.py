@@ -1,0 +1,81 @@
+"""`warehouse dev` for real: the UI comes up, the sensor ticks and loads a dropped file, and the
+terminal shows no Dagster event line and no line per sensor tick; Ctrl-C (SIGINT) or SIGTERM
+stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pytest
+import requests
+
+from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
+from warehouse_assets.core.urls import dagster_storage_url
+from warehouse_assets_tests.support.databases import connect
+from warehouse_assets_tests.support.processes import wait_for
+from warehouse_assets_tests.support.services import Service, free_port, stop_services
+
+pytestmark = pytest.mark.slow
+
+TICKS = """
+query { sensorOrError(sensorSelector: {repositoryLocationName: "warehouse", repositoryName: "__repository__",
+                                       sensorName: "sales_files_sensor"}) {
+  __typename ... on Sensor { sensorState { ticks(limit: 10) { status runIds } } } } }
+"""
+
+
+def test_dev_is_quiet_and_loads_a_dropped_file(settings_variables, warehouse_url, landing, tmp_path):
+    port = free_port()
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_", "VIRTUAL_ENV"))
+        },
+        **settings_variables,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "DAGSTER_PG_URL": dagster_storage_url(warehouse_url),
+        "PYTHONUNBUFFERED": "1",
+    }
+    dev = Service(
+        "dev", [sys.executable, "-m", "warehouse_assets.cli.main", "dev", "--port", str(port)], tmp_path / "dev.log"
+    )
+    dev.start(env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ticks() -> list[dict]:
+            body = requests.post(f"{base}/graphql", json={"query": TICKS}, timeout=10).json()
+            sensor = body["data"]["sensorOrError"]
+            return sensor["sensorState"]["ticks"] if sensor["__typename"] == "Sensor" else []
+
+        def answering(probe):
+            def check() -> bool:
+                assert dev.running, dev.tail()
+                try:
+                    return bool(probe())
+                except (requests.RequestException, KeyError, TypeError):
+                    return False
+
+            return check
+
+        wait_for(answering(lambda: len(ticks()) >= 2), "the UI to answer and the sensor to tick twice", timeout=180)
+        generate_sales(
+            landing / "dropped.csv", SalesSpec(rows=200, customers=20, seed=3, id_prefix="DV", bad_share=0.0)
+        )
+
+        def loaded() -> bool:
+            with connect(warehouse_url) as conn:
+                return conn.execute("SELECT count(*) FROM warehouse.fact_sales").fetchone()[0] == 200
+
+        wait_for(answering(loaded), "the dropped file's rows", timeout=180)
+        wait_for(answering(lambda: len(ticks()) >= 4), "two more ticks after the load", timeout=120)
+    finally:
+        forced, remaining = stop_services([dev])
+    log = dev.tail(10_000)
+    assert remaining == [], remaining
+    assert "Dagster UI: http://127.0.0.1:" in log
+    assert not re.search(r"DEBUG|STEP_START|RUN_START|sensor_daemon|Checking for new runs for sensor", log), log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
