@@ -1,7 +1,8 @@
 """`warehouse dev`: the embedded PostgreSQL if needed, then the Dagster UI and daemon (`dg dev`).
 
-Quiet by default: Dagster's services log warnings and errors only (no line per sensor tick);
---verbose shows their info logs.
+Quiet by default: Dagster's services and the runs the daemon launches log warnings and errors
+only (no line per sensor tick, no line per run event); --verbose shows their info logs and every
+run event.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     argv = dg_command(settings, host, port, args.verbose)
     # dg runs the project in the environment this command runs in, activated or not.
     os.environ["VIRTUAL_ENV"] = sys.prefix
+    if args.verbose:
+        os.environ["WAREHOUSE_RUN_LOG_LEVEL"] = "DEBUG"
     os.chdir(settings.project_dir)
     os.execv(argv[0], argv)
     return 0  # not reached

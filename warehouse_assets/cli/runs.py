@@ -15,8 +15,11 @@ from typing import Any
 
 import dagster as dg
 
-LOGGERS_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-LOGGERS_VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+from warehouse_assets.defs.jobs import console_log_config
+
+# The CLI tells what happened itself; Dagster's console lines only with --verbose.
+LOGGERS_QUIET = console_log_config("CRITICAL")
+LOGGERS_VERBOSE = console_log_config("DEBUG")
 
 
 @dataclass(frozen=True)

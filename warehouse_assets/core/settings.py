@@ -93,6 +93,15 @@ def _text(name: str, text: str) -> str:
     return text
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(name: str, text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise SettingsError(f"{name}={text!r} is not a log level ({', '.join(LOG_LEVELS)})")
+    return text.upper()
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its default (None: unset means something documented), its help."""
@@ -271,6 +280,14 @@ VARIABLES: tuple[Variable, ...] = (
         _positive_whole,
     ),
     Variable(
+        "WAREHOUSE_RUN_LOG_LEVEL",
+        "run_log_level",
+        "WARNING",
+        "Lowest level of the Dagster event lines a run prints on its terminal (`warehouse dev --verbose` "
+        "uses DEBUG). The UI's event log keeps every event whatever this says.",
+        _log_level,
+    ),
+    Variable(
         "WAREHOUSE_TEST_DATABASE_URL",
         "test_database_url",
         None,
@@ -313,6 +330,7 @@ class Settings:
     max_mb_per_run: int
     webserver_host: str
     webserver_port: int
+    run_log_level: str
     test_database_url: str | None
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -48,8 +48,10 @@ def build_definitions(settings: Settings, *, observer: LoadObserver | None = Non
     return dg.Definitions(
         assets=[*build_product_assets(settings), build_sales_assets(settings, observer), build_view_assets()],
         asset_checks=build_checks(),
-        jobs=build_jobs(),
+        jobs=build_jobs(settings),
         sensors=build_sensors(settings),
         schedules=build_schedules(settings),
         resources=build_resources(settings),
+        # Runs of assets picked in the UI (the implicit asset job) run in one process too.
+        executor=dg.in_process_executor,
     )

@@ -3,10 +3,12 @@
 import dagster as dg
 
 from warehouse_assets.core.settings import Settings
-from warehouse_assets.defs.jobs import CHECKS_JOB, PRODUCTS_JOB
+from warehouse_assets.defs.jobs import CHECKS_JOB, PRODUCTS_JOB, console_log_config
 
 
-def _daily(name: str, job: str, cron: str, timezone: str, what: str, variable: str) -> dg.ScheduleDefinition:
+def _daily(
+    name: str, job: str, cron: str, timezone: str, what: str, variable: str, log_level: str
+) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=name,
         job_name=job,
@@ -14,6 +16,7 @@ def _daily(name: str, job: str, cron: str, timezone: str, what: str, variable: s
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         tags={"launched_by": name},
+        run_config=console_log_config(log_level),
         description=f"{what} ({cron}, {timezone}; {variable}, WAREHOUSE_SCHEDULE_TIMEZONE).",
     )
 
@@ -28,6 +31,7 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
             tz,
             "Refresh dim_product from the FakeStore API",
             "WAREHOUSE_PRODUCTS_CRON",
+            settings.run_log_level,
         ),
         _daily(
             "warehouse_checks_schedule",
@@ -36,5 +40,6 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
             tz,
             "Run every check over the whole warehouse, so that data changed outside the pipeline is caught",
             "WAREHOUSE_CHECKS_CRON",
+            settings.run_log_level,
         ),
     ]

@@ -15,7 +15,7 @@ import dagster as dg
 
 from warehouse_assets.core.landing import FileState
 from warehouse_assets.core.settings import Settings
-from warehouse_assets.defs.jobs import SALES_JOB
+from warehouse_assets.defs.jobs import SALES_JOB, console_log_config
 from warehouse_assets.defs.planning import plan_sales_runs, run_tags
 from warehouse_assets.defs.resources import WarehouseResource
 from warehouse_assets.defs.sales import SALES_FILES
@@ -81,7 +81,9 @@ def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
             ).hexdigest()[:16]
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{batch.first}..{batch.last}@{identity}", tags=run_tags(batch, "sales_files_sensor")
+                    run_key=f"{batch.first}..{batch.last}@{identity}",
+                    tags=run_tags(batch, "sales_files_sensor"),
+                    run_config=console_log_config(settings.run_log_level),
                 )
             )
         return dg.SensorResult(

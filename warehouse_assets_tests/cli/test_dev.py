@@ -24,6 +24,10 @@ query { sensorOrError(sensorSelector: {repositoryLocationName: "warehouse", repo
                                        sensorName: "sales_files_sensor"}) {
   __typename ... on Sensor { sensorState { ticks(limit: 10) { status runIds } } } } }
 """
+UNFINISHED_RUNS = """
+query { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
+  __typename ... on Runs { results { runId } } } }
+"""
 
 
 def test_dev_is_quiet_and_loads_a_dropped_file(settings_variables, warehouse_url, landing, tmp_path):
@@ -72,6 +76,13 @@ def test_dev_is_quiet_and_loads_a_dropped_file(settings_variables, warehouse_url
 
         wait_for(answering(loaded), "the dropped file's rows", timeout=180)
         wait_for(answering(lambda: len(ticks()) >= 4), "two more ticks after the load", timeout=120)
+
+        def runs_finished() -> bool:
+            body = requests.post(f"{base}/graphql", json={"query": UNFINISHED_RUNS}, timeout=10).json()
+            return body["data"]["runsOrError"]["results"] == []
+
+        # Stopped only once the run is over: an interrupted run rightly reports its interruption.
+        wait_for(answering(runs_finished), "the run to finish", timeout=180)
     finally:
         forced, remaining = stop_services([dev])
     log = dev.tail(10_000)
