@@ -68,6 +68,16 @@ class Database:
         with connect(self.url, autocommit=autocommit) as conn:
             yield conn
 
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One connection for a series of transactions (the files of a run), closed at the end."""
+        self._ensure_schema()
+        session = Session(self.url)
+        try:
+            yield session
+        finally:
+            session.close()
+
     def rows(self, relative: str, params: dict | None = None) -> list[dict[str, Any]]:
         """The rows of the statement in `sql/<relative>`, as dicts."""
         with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -85,3 +95,28 @@ def fetch_dicts(conn: psycopg.Connection, relative: str, params: dict | None = N
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sqlfiles.statement(relative), params or {})
         return cur.fetchall()
+
+
+class Session:
+    """A connection kept open across transactions, so that a run's hundredth file does not pay
+    for a new server process and its cold catalog caches, as the first one did. A connection
+    that broke (the server restarted, say) is replaced by a new one for the next transaction.
+    """
+
+    def __init__(self, url: str):
+        self._url = url
+        self._conn: psycopg.Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A transaction that commits when the block ends and rolls back on error."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self.close()
+            self._conn = connect(self._url, autocommit=True)
+        with self._conn.transaction():
+            yield self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

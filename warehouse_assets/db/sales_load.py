@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.staged import STAGED_COLUMNS, STAGED_SQL
 from warehouse_assets.db import sqlfiles
-from warehouse_assets.db.connection import Database
+from warehouse_assets.db.connection import Database, Session
 from warehouse_assets.db.copy import copy_tables, prefetched, release_memory
 
 MERGE_SCRIPT = "load/sales_file_merge.sql"
@@ -82,11 +82,14 @@ def load_sales_file(
     layout_version: str | None,
     progress: Progress | None = None,
     step_hook: StepHook | None = None,
+    session: Session | None = None,
 ) -> FileLoad:
+    """Load one file in one transaction: on `session`'s connection when given (the files of a
+    run share one), else on a connection of its own."""
     key = reader.source_file
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with db.connection() as conn:
+    with session.transaction() if session is not None else db.connection() as conn:
         conn.execute(sqlfiles.statement("load/sales_file_lock.sql"), {"source_file": key})
         conn.execute(sqlfiles.statement(STAGED_SQL))
         t = time.perf_counter()

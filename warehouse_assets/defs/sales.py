@@ -28,7 +28,7 @@ from warehouse_assets.core.progress import LoadObserver
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.db import ledger, sqlfiles
-from warehouse_assets.db.connection import Database
+from warehouse_assets.db.connection import Database, Session
 from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
 from warehouse_assets.defs.resources import WarehouseResource
@@ -102,6 +102,7 @@ def _load_one(
     layouts: list[Layout],
     run_id: str,
     observer: LoadObserver,
+    session: Session,
 ) -> FileLoad:
     path = settings.landing_dir / key
     refused = outside_link(settings.landing_dir, path) if path.exists() or path.is_symlink() else None
@@ -122,6 +123,7 @@ def _load_one(
         layout_version=layout.version if layout else None,
         progress=lambda summary, read: observer.file_progress(key, read, summary.records_read),
         step_hook=lambda step: observer.load_step(key, step),
+        session=session,
     )
 
 
@@ -152,25 +154,26 @@ def load_files(
         message = f"the layouts in {settings.layouts_dir} cannot be used: {exc}"
         return {}, {key: message for key in keys}
     observer.files_planned([(k, _size(settings.landing_dir / k)) for k in keys])
-    for key in keys:
-        observer.file_started(key, _size(settings.landing_dir / key))
-        try:
-            results[key] = _load_one(db, settings, key, layouts, run_id, observer)
-        except Exception as exc:  # one file's failure, whatever it is, must not stop the others
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if not message.startswith(key):
-                message = f"{key}: {message}"
-            failures[key] = message
-            log.error(message)
+    with db.session() as session:
+        for key in keys:
+            observer.file_started(key, _size(settings.landing_dir / key))
             try:
-                ledger.record_failure(
-                    db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc)
-                )
-            except Exception as ledger_error:  # the failure is reported by the run either way
-                log.warning(f"{key}: the failure could not be recorded in the ledger: {ledger_error}")
-            observer.file_finished(key, None, message)
-            continue
-        observer.file_finished(key, results[key], None)
+                results[key] = _load_one(db, settings, key, layouts, run_id, observer, session)
+            except Exception as exc:  # one file's failure, whatever it is, must not stop the others
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if not message.startswith(key):
+                    message = f"{key}: {message}"
+                failures[key] = message
+                log.error(message)
+                try:
+                    ledger.record_failure(
+                        db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc)
+                    )
+                except Exception as ledger_error:  # the failure is reported by the run either way
+                    log.warning(f"{key}: the failure could not be recorded in the ledger: {ledger_error}")
+                observer.file_finished(key, None, message)
+                continue
+            observer.file_finished(key, results[key], None)
     # One line for the run, not one per file: each event costs a write to Dagster's storage, and
     # every file's quarantine is in its fact_sales materialization.
     quarantining = {k: r for k, r in results.items() if r.rows_quarantined}

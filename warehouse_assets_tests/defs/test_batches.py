@@ -125,3 +125,28 @@ def test_a_run_killed_in_the_middle_leaves_whole_files_and_the_next_load_complet
     assert clean.success, step_failures(clean)
     with databases.connect(second_database) as other:
         assert snapshot(db) == snapshot(other)
+
+
+class TerminateBackendAt(LoadObserver):
+    """Ends the load's server connection (as a restarted server would) just before `step` of
+    the file `key`."""
+
+    def __init__(self, url: str, key: str, step: str):
+        self.url, self.key, self.step = url, key, step
+
+    def load_step(self, key: str, step: str) -> None:
+        if (key, step) == (self.key, self.step):
+            with databases.connect(self.url) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = 'warehouse' AND pid <> pg_backend_pid()"
+                )
+
+
+def test_a_lost_connection_fails_its_file_and_the_next_files_load_on_a_new_one(warehouse_url, settings, db, landing):
+    keys = generate_files(landing, 4, rows=30)
+    observer = TerminateBackendAt(warehouse_url, keys[1], "insert_facts")
+    loaded, failures = sales.load_files(Database(warehouse_url), settings, keys, "run", observer, run_log())
+    assert list(failures) == [keys[1]] and set(loaded) == {keys[0], keys[2], keys[3]}
+    assert {r[0] for r in db.execute("SELECT DISTINCT source_file FROM warehouse.fact_sales")} == set(loaded)
+    assert_consistent(warehouse_url)
