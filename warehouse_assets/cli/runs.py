@@ -8,13 +8,17 @@ its root cause in one line, and a failed sales file as its own error.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+import psutil
 
+from warehouse_assets.cli.output import say
 from warehouse_assets.defs.jobs import console_log_config
 
 # The CLI tells what happened itself; Dagster's console lines only with --verbose.
@@ -86,6 +90,47 @@ def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) 
     return outcome
 
 
+# Which process on which machine executes a run the CLI started, so a later command can tell a
+# run whose process died (killed, out of memory, machine restarted) from one still going.
+PID_TAG, HOST_TAG = "warehouse/pid", "warehouse/host"
+UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def process_tags() -> dict[str, str]:
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int, run_created: float) -> bool:
+    """Whether the process that started the run still runs: a process with the same pid that was
+    created after the run is another one (pids are reused)."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= run_created + 1
+    except psutil.Error:
+        return False
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs a CLI command of this machine started and whose process is gone.
+
+    Dagster's run monitoring does this for runs its daemon launched; runs executed in a CLI
+    process have no run worker to watch, so the next command does it. Returns their run ids.
+    """
+    host = socket.gethostname()
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: host}))
+    failed = []
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid == os.getpid() or (pid and _alive(pid, record.create_timestamp.timestamp())):
+            continue
+        instance.report_run_failed(
+            run, message=f"The process that ran this run (pid {pid}) ended before the run finished."
+        )
+        failed.append(run.run_id)
+    return failed
+
+
 def persistent_instance() -> dg.DagsterInstance:
     """The Dagster instance of DAGSTER_HOME, holding its storage connections open for the command.
 
@@ -96,6 +141,9 @@ def persistent_instance() -> dg.DagsterInstance:
     instance = dg.DagsterInstance.get()
     # statement_timeout 0: no limit, a long run's bookkeeping must not be cut off.
     instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+    abandoned = fail_abandoned_runs(instance)
+    if abandoned:
+        say(f"marked {len(abandoned)} run(s) failed whose process had died: {', '.join(r[:8] for r in abandoned)}")
     return instance
 
 
@@ -113,7 +161,7 @@ def execute(
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
         raise_on_error=False,
-        tags=tags,
+        tags={**tags, **process_tags()},
         run_config=LOGGERS_VERBOSE if verbose else LOGGERS_QUIET,
         asset_selection=list(asset_selection) if asset_selection else None,
     )

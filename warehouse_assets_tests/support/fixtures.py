@@ -116,12 +116,14 @@ def cli_env(
     """What `warehouse` sees on a configured machine: the test's settings as environment
     variables and a Dagster home of its own. Every variable the command itself exports is set
     here first, so the test's environment is restored afterwards."""
+    from warehouse_assets.cli.environment import DAGSTER_EVENT_BATCH_SIZE
     from warehouse_assets.core.urls import dagster_storage_url
 
     for name, value in {
         **settings_variables,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "DAGSTER_PG_URL": dagster_storage_url(settings.database_url),
+        "DAGSTER_EVENT_BATCH_SIZE": DAGSTER_EVENT_BATCH_SIZE,
     }.items():
         monkeypatch.setenv(name, value)
     return settings

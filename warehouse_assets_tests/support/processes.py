@@ -67,9 +67,12 @@ def load_in_child(
     return Child(process, marker, go)
 
 
-def run_in_child(variables: dict[str, str], keys: list[str], *, kill_at: tuple[str, str]) -> subprocess.Popen:
+def run_in_child(
+    variables: dict[str, str], keys: list[str], *, kill_at: tuple[str, str], as_cli: bool = False
+) -> subprocess.Popen:
     """Start a process that runs sales_files_job over `keys` (with the settings `variables`) and
-    kills itself at step `kill_at[1]` of file `kill_at[0]` (see support.run_child)."""
+    kills itself at step `kill_at[1]` of file `kill_at[0]` (see support.run_child); `as_cli`: as
+    `warehouse load` runs it, in the instance of DAGSTER_HOME."""
     import json
 
     argv = [
@@ -80,6 +83,7 @@ def run_in_child(variables: dict[str, str], keys: list[str], *, kill_at: tuple[s
         *keys,
         "--kill-at",
         *kill_at,
+        *(["--as-cli"] if as_cli else []),
     ]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_DIR)

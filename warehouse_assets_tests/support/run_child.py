@@ -1,7 +1,10 @@
 """A run of sales_files_job over a range of files in a process of its own, killed (SIGKILL) at a
 named step of one file's load transaction: what a crash in the middle of a batch leaves.
 
-    python -m warehouse_assets_tests.support.run_child SETTINGS_JSON KEY... --kill-at KEY STEP
+    python -m warehouse_assets_tests.support.run_child SETTINGS_JSON KEY... --kill-at KEY STEP [--as-cli]
+
+With --as-cli the run goes through the CLI's own runner into the persistent instance of
+DAGSTER_HOME, as `warehouse load` runs it; otherwise into an ephemeral instance.
 """
 
 from __future__ import annotations
@@ -35,14 +38,23 @@ def main() -> None:
     parser.add_argument("settings", help="the variables of the settings, as JSON")
     parser.add_argument("keys", nargs="+")
     parser.add_argument("--kill-at", nargs=2, metavar=("KEY", "STEP"), required=True)
+    parser.add_argument("--as-cli", action="store_true")
     args = parser.parse_args()
     settings = Settings.from_environment(json.loads(args.settings))
+    tags = {RANGE_START_TAG: args.keys[0], RANGE_END_TAG: args.keys[-1]}
+    if args.as_cli:
+        from warehouse_assets.cli.environment import prepare
+        from warehouse_assets.cli.runs import execute, persistent_instance
+
+        defs = build_definitions(prepare(settings).settings, observer=KillAt(*args.kill_at))
+        instance = persistent_instance()
+        instance.add_dynamic_partitions(SALES_FILES.name, args.keys)
+        execute(defs, SALES_JOB, instance, label="sales files", tags=tags, verbose=False)
+        return
     defs = build_definitions(settings, observer=KillAt(*args.kill_at))
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(SALES_FILES.name, args.keys)
-        defs.resolve_job_def(SALES_JOB).execute_in_process(
-            instance=instance, tags={RANGE_START_TAG: args.keys[0], RANGE_END_TAG: args.keys[-1]}, raise_on_error=False
-        )
+        defs.resolve_job_def(SALES_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
 if __name__ == "__main__":
