@@ -15,6 +15,8 @@ from typing import Any
 
 import dagster as dg
 
+from warehouse_assets.defs.alerts import root_cause
+
 LOGGERS_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 LOGGERS_VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
@@ -41,13 +43,6 @@ class RunOutcome:
     materializations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # asset -> metadata
 
 
-def _root_cause(error) -> str:
-    while error.cause is not None:
-        error = error.cause
-    message = (error.message or "").strip()
-    return message.splitlines()[0] if message else error.cls_name
-
-
 def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
     outcome = RunOutcome(label=label, run_id=result.run_id, success=result.success, seconds=seconds)
     for event in result.all_events:
@@ -60,7 +55,7 @@ def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) 
             if files:
                 outcome.failed_files.update(files)
             elif data.error is not None and "blocking asset check failed" not in (data.error.message or ""):
-                outcome.failures.append(f"{event.step_key}: {_root_cause(data.error)}")
+                outcome.failures.append(f"{event.step_key}: {root_cause(data.error)}")
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             m = event.event_specific_data.materialization
             outcome.materializations.setdefault(m.asset_key.to_user_string(), []).append(

@@ -24,6 +24,8 @@ from warehouse_assets.core.urls import mask_url
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "warehouse-assets/0.2"
+# The loggers that quote a request's path: each attempt, each retry.
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
 
 
 class _MaskSecret(logging.Filter):
@@ -47,13 +49,15 @@ def _masked_in_urllib3_logs(url: str) -> Iterator[None]:
     if len(secret) <= 1:
         yield
         return
-    logger = logging.getLogger("urllib3.connectionpool")
+    loggers = [logging.getLogger(name) for name in _URLLIB3_LOGGERS]
     mask = _MaskSecret(secret)
-    logger.addFilter(mask)
+    for logger in loggers:
+        logger.addFilter(mask)
     try:
         yield
     finally:
-        logger.removeFilter(mask)
+        for logger in loggers:
+            logger.removeFilter(mask)
 
 
 def _timed_out(exc: requests.RequestException) -> bool:

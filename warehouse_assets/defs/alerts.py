@@ -124,8 +124,9 @@ class Delivery(NamedTuple):
     line: str  # what happened, in one line, for the tick's log or the command's summary
 
 
-def deliver(instance: dg.DagsterInstance, run: dg.DagsterRun, settings: Settings, log) -> Delivery | None:
-    """Post the alert about a finished run, if it needs one and has none yet.
+def deliver(instance: dg.DagsterInstance, run: dg.DagsterRun, settings: Settings, log=None) -> Delivery | None:
+    """Post the alert about a finished run, if it needs one and has none yet; `log` (a logger,
+    optional) is told what happened.
 
     None when there was nothing to send; never raises because of the webhook.
     """
@@ -144,11 +145,13 @@ def deliver(instance: dg.DagsterInstance, run: dg.DagsterRun, settings: Settings
         client.post(webhook_payload(text))
     except WebhookError as exc:
         line = f"the alert about run {run.run_id[:8]} was not delivered: {exc}"
-        log.warning(line)
+        if log is not None:
+            log.warning(line)
         return Delivery(False, line)
     instance.add_run_tags(run.run_id, {ALERT_TAG: ALERT_SENT})
     line = f"alert posted: {text.splitlines()[0]}"
-    log.info(line)
+    if log is not None:
+        log.info(line)
     return Delivery(True, line)
 
 
@@ -157,16 +160,17 @@ def sensor_daemon_running(instance: dg.DagsterInstance) -> bool:
     return beat is not None and time.time() - beat.timestamp < DAEMON_ALIVE_SECONDS
 
 
-def alert_runs(instance: dg.DagsterInstance, settings: Settings, run_ids: Iterable[str], log) -> list[str]:
+def alert_runs(instance: dg.DagsterInstance, settings: Settings, run_ids: Iterable[str]) -> list[str]:
     """For a command that ran jobs in its own process: alert its finished runs, unless a daemon is
-    running (its sensors will, and posting here too would tell everything twice)."""
+    running (its sensors will, and posting here too would tell everything twice). Returns a line
+    per alert, for the command's summary."""
     if not settings.alert_webhook_url or sensor_daemon_running(instance):
         return []
     lines = []
     for run_id in run_ids:
         run = instance.get_run_by_id(run_id)
         if run is not None and run.is_finished:
-            delivery = deliver(instance, run, settings, log)
+            delivery = deliver(instance, run, settings)
             if delivery:
                 lines.append(delivery.line)
     return lines
