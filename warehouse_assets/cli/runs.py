@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from warehouse_assets.defs.alerts import root_cause
+from warehouse_assets.defs.alerts import BLOCKED_BY_CHECK, root_cause
 
 LOGGERS_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 LOGGERS_VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
@@ -54,7 +54,7 @@ def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) 
             ) or {}
             if files:
                 outcome.failed_files.update(files)
-            elif data.error is not None and "blocking asset check failed" not in (data.error.message or ""):
+            elif data.error is not None and data.error.cls_name != BLOCKED_BY_CHECK:
                 outcome.failures.append(f"{event.step_key}: {root_cause(data.error)}")
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             m = event.event_specific_data.materialization

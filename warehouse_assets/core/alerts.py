@@ -5,8 +5,8 @@ more than the configured share of its rows quarantined. Everything found in one 
 message, so a run that failed because a blocking check failed is told once, naming the check.
 
 The message is a JSON object with a top-level "text", the one shape both Slack and Microsoft Teams
-incoming webhooks accept. Its text uses only what both render: plain lines, "- " list items and
-bare links, which both make clickable.
+incoming webhooks accept. Its text uses only what both render: paragraphs apart by a blank line
+(Teams joins lines that are not), "- " list items and bare links, which both make clickable.
 """
 
 from __future__ import annotations
@@ -100,10 +100,11 @@ def alert_text(findings: RunFindings, *, ui_url: str, quarantine_share: float) -
     if findings.files or findings.failed_files:
         quarantined = sum(f.rows_quarantined for f in findings.files)
         loaded = sum(f.rows_loaded for f in findings.files)
-        lines.append(
+        lines += [
+            "",
             f"Files: {len(findings.files):,} loaded, {len(findings.failed_files):,} failed; "
-            f"rows: {loaded:,} loaded, {quarantined:,} quarantined"
-        )
+            f"rows: {loaded:,} loaded, {quarantined:,} quarantined",
+        ]
     if findings.failed_files:
         lines += ["", f"Failed files ({len(findings.failed_files)}):"]
         lines += _listed([m if m.startswith(file) else f"{file}: {m}" for file, m in findings.failed_files.items()])

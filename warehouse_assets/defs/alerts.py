@@ -29,11 +29,9 @@ import dagster as dg
 from warehouse_assets.core.alerts import FailedCheck, FileQuarantine, RunFindings, alert_text, webhook_payload
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.core.webhook import WebhookClient, WebhookError
-from warehouse_assets.defs.jobs import CHECKS_JOB, PRODUCTS_JOB, SALES_JOB
 
 ALERT_TAG = "warehouse/alert"
 ALERT_SENT = "sent"
-ALERTED_JOBS = frozenset({SALES_JOB, PRODUCTS_JOB, CHECKS_JOB})
 FAILURE_SENSOR = "warehouse_run_failure_alert"
 SUCCESS_SENSOR = "warehouse_run_success_alert"
 INTERVAL_SECONDS = 10
@@ -109,7 +107,8 @@ def read_findings(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFindin
                 )
     return RunFindings(
         run_id=run.run_id,
-        job_name=run.job_name,
+        # What the UI's Materialize button and backfills launch is Dagster's implicit asset job.
+        job_name="asset materialization" if run.job_name.startswith("__ASSET_JOB") else run.job_name,
         failed=run.status == dg.DagsterRunStatus.FAILURE,
         launched_by=run.tags.get("launched_by") or run.tags.get("dagster/schedule_name"),
         failed_files=failed_files,
@@ -130,7 +129,7 @@ def deliver(instance: dg.DagsterInstance, run: dg.DagsterRun, settings: Settings
 
     None when there was nothing to send; never raises because of the webhook.
     """
-    if not settings.alert_webhook_url or run.job_name not in ALERTED_JOBS:
+    if not settings.alert_webhook_url:
         return None
     current = instance.get_run_by_id(run.run_id) or run
     if current.tags.get(ALERT_TAG) == ALERT_SENT:

@@ -209,3 +209,22 @@ def test_whole_warehouse_checks_that_pass_send_nothing(instance, landing, alert_
     assert all(e.passed for e in run_checks(alert_defs, instance).values())
     sensors.tick()
     assert webhook.seen == []
+
+
+def test_a_file_materialized_from_the_ui_is_alerted_too(instance, landing, alert_defs, webhook):
+    """The UI's Materialize button and backfills launch Dagster's implicit asset job, not ours."""
+    sensors = AlertSensors(alert_defs, instance)
+    (landing / "broken.csv").write_text("id,when\n1,today\n")
+    instance.add_dynamic_partitions("sales_files", ["broken.csv"])
+    job = alert_defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key="broken.csv",
+        asset_selection=[dg.AssetKey("raw_sales"), dg.AssetKey("fact_sales")],
+        raise_on_error=False,
+    )
+    assert not result.success and list(failed_files(result)) == ["broken.csv"]
+    sensors.tick()
+    (text,) = texts(webhook)
+    assert text.startswith(f"Warehouse: run {result.run_id[:8]} of asset materialization failed")
+    assert "- broken.csv: line 1: header lacks required column(s)" in text
