@@ -96,8 +96,11 @@ def test_beside_a_running_daemon_the_sensors_post_and_the_command_does_not(
     assert "broken.csv" in seen.json()["text"]
 
 
-def test_a_webhook_that_answers_500_does_not_change_the_load(alerting_env, landing, serve, capfd):
-    webhook = serve(Reply(status=500, body=b"no", content_type="text/plain"))
+@pytest.mark.parametrize(
+    "reply", [Reply(status=500, body=b"no", content_type="text/plain"), Reply(delay=30)], ids=["500", "silent"]
+)
+def test_a_webhook_that_is_down_does_not_change_the_load(alerting_env, landing, serve, capfd, reply):
+    webhook = serve(reply)
     alerting_env(webhook.base_url + SECRET_PATH)
     bad = "B9,not-a-date,C1,Ann,Paris,France,1,1,1.00,1.00,cash"
     write_sales(landing / "heavy.csv", *(line(f"H{i}", "2024-02-01") for i in range(4)), bad)
