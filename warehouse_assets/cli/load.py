@@ -22,6 +22,7 @@ from warehouse_assets.cli.runs import RunOutcome, execute, persistent_instance
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.core.urls import mask_url
 from warehouse_assets.db.connection import Database
+from warehouse_assets.defs.alerts import alert_runs
 from warehouse_assets.defs.build import build_definitions
 from warehouse_assets.defs.jobs import CHECKS_JOB, PRODUCTS_JOB, SALES_JOB
 from warehouse_assets.defs.planning import plan_sales_runs, run_tags
@@ -148,6 +149,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                 )
         finally:
             progress.stop()
+    notes += alert_runs(instance, env.settings, [o.run_id for o in outcomes])
     failed = print_summary(outcomes, progress, notes)
     return 1 if failed else 0
 
@@ -195,5 +197,5 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     say("Freshness")
     for line in _freshness_lines(instance, env.settings):
         say(line)
-    failed = print_summary([outcome], None, [])
+    failed = print_summary([outcome], None, alert_runs(instance, env.settings, [outcome.run_id]))
     return 1 if failed else 0

@@ -19,6 +19,7 @@ import dagster as dg
 import psutil
 
 from warehouse_assets.cli.output import say
+from warehouse_assets.defs.alerts import BLOCKED_BY_CHECK, root_cause
 from warehouse_assets.defs.jobs import console_log_config
 
 # The CLI tells what happened itself; Dagster's console lines only with --verbose.
@@ -48,13 +49,6 @@ class RunOutcome:
     materializations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # asset -> metadata
 
 
-def _root_cause(error) -> str:
-    while error.cause is not None:
-        error = error.cause
-    message = (error.message or "").strip()
-    return message.splitlines()[0] if message else error.cls_name
-
-
 def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
     outcome = RunOutcome(label=label, run_id=result.run_id, success=result.success, seconds=seconds)
     for event in result.all_events:
@@ -66,8 +60,8 @@ def read_outcome(label: str, result: dg.ExecuteInProcessResult, seconds: float) 
             ) or {}
             if files:
                 outcome.failed_files.update(files)
-            elif data.error is not None and "blocking asset check failed" not in (data.error.message or ""):
-                outcome.failures.append(f"{event.step_key}: {_root_cause(data.error)}")
+            elif data.error is not None and data.error.cls_name != BLOCKED_BY_CHECK:
+                outcome.failures.append(f"{event.step_key}: {root_cause(data.error)}")
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             m = event.event_specific_data.materialization
             outcome.materializations.setdefault(m.asset_key.to_user_string(), []).append(

@@ -288,6 +288,34 @@ VARIABLES: tuple[Variable, ...] = (
         _log_level,
     ),
     Variable(
+        "WAREHOUSE_ALERT_WEBHOOK_URL",
+        "alert_webhook_url",
+        None,
+        "Slack or Microsoft Teams incoming webhook that failed runs, failed ERROR checks and heavily "
+        "quarantined files are posted to. Unset: no alerts.",
+        secret=True,
+    ),
+    Variable(
+        "WAREHOUSE_UI_URL",
+        "ui_url",
+        "http://localhost:3000",
+        "Address of the Dagster UI as the people reading alerts reach it; alerts link to <this>/runs/<run id>.",
+    ),
+    Variable(
+        "WAREHOUSE_ALERT_QUARANTINE_SHARE",
+        "alert_quarantine_share",
+        "0.05",
+        "A loaded file with more than this share of its rows quarantined is alerted (0.05 = 5 %).",
+        _share,
+    ),
+    Variable(
+        "WAREHOUSE_ALERT_TIMEOUT_SECONDS",
+        "alert_timeout_seconds",
+        "5",
+        "Seconds an alert waits for the webhook to connect and to answer, per attempt (3 attempts).",
+        _non_negative,
+    ),
+    Variable(
         "WAREHOUSE_TEST_DATABASE_URL",
         "test_database_url",
         None,
@@ -331,6 +359,10 @@ class Settings:
     webserver_host: str
     webserver_port: int
     run_log_level: str
+    alert_webhook_url: str | None
+    ui_url: str
+    alert_quarantine_share: float
+    alert_timeout_seconds: float
     test_database_url: str | None
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

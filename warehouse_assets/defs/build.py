@@ -8,6 +8,7 @@ import dagster as dg
 
 from warehouse_assets.core.progress import LoadObserver
 from warehouse_assets.core.settings import Settings
+from warehouse_assets.defs.alerts import build_alert_sensors
 from warehouse_assets.defs.checks import build_checks
 from warehouse_assets.defs.io_manager import PostgresIOManager
 from warehouse_assets.defs.jobs import build_jobs
@@ -49,7 +50,7 @@ def build_definitions(settings: Settings, *, observer: LoadObserver | None = Non
         assets=[*build_product_assets(settings), build_sales_assets(settings, observer), build_view_assets()],
         asset_checks=build_checks(),
         jobs=build_jobs(settings),
-        sensors=build_sensors(settings),
+        sensors=[*build_sensors(settings), *build_alert_sensors(settings)],
         schedules=build_schedules(settings),
         resources=build_resources(settings),
         # Runs of assets picked in the UI (the implicit asset job) run in one process too.

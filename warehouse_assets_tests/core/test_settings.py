@@ -71,3 +71,16 @@ def test_a_secret_is_marked_as_from_the_process_environment_only_when_it_is(monk
     assert not Settings.from_environment(
         {"WAREHOUSE_DATABASE_URL": "postgresql://u:p@h/d"}
     ).secrets_in_process_environment
+
+
+def test_the_alert_settings_default_and_the_webhook_is_masked():
+    s = Settings.from_environment({})
+    assert (s.alert_webhook_url, s.ui_url, s.alert_quarantine_share) == (None, "http://localhost:3000", 0.05)
+    hook = "https://hooks.slack.com/services/T000/B000/s3cr3t-token"
+    rows = {
+        name: shown for name, shown, _ in Settings.from_environment({"WAREHOUSE_ALERT_WEBHOOK_URL": hook}).describe()
+    }
+    assert rows["WAREHOUSE_ALERT_WEBHOOK_URL"] == "https://hooks.slack.com/***"
+    assert "s3cr3t" not in repr(rows)
+    with pytest.raises(SettingsError, match="must be a share between 0 and 1"):
+        Settings.from_environment({"WAREHOUSE_ALERT_QUARANTINE_SHARE": "5"})

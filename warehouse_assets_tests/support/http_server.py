@@ -1,5 +1,6 @@
-"""A scripted HTTP server on 127.0.0.1 for the FakeStore tests: plays a list of replies and
-records when each request arrived, so retries, Retry-After and timeouts are checked on the wire.
+"""A scripted HTTP server on 127.0.0.1 for the FakeStore and webhook tests: plays a list of
+replies and records when each request arrived (and what was posted), so retries, Retry-After,
+timeouts and alert payloads are checked on the wire.
 
 `serve` and `no_proxies` are fixtures (registered through support.fixtures).
 """
@@ -33,6 +34,10 @@ class Seen:
     at: float
     path: str
     headers: dict[str, str]
+    body: bytes = b""
+
+    def json(self):
+        return json.loads(self.body)
 
 
 class ScriptedServer(ThreadingHTTPServer):
@@ -55,9 +60,9 @@ class ScriptedServer(ThreadingHTTPServer):
     def products_url(self) -> str:
         return self.base_url + "/products"
 
-    def next_reply(self, handler: BaseHTTPRequestHandler) -> Reply:
+    def next_reply(self, handler: BaseHTTPRequestHandler, body: bytes = b"") -> Reply:
         with self._lock:
-            self.seen.append(Seen(time.monotonic(), handler.path, dict(handler.headers)))
+            self.seen.append(Seen(time.monotonic(), handler.path, dict(handler.headers), body))
             # The last reply repeats, so "always 503" is a script of one.
             return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
 
@@ -85,8 +90,14 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def _answer(self, body: bytes) -> None:
         server: ScriptedServer = self.server  # type: ignore[assignment]
-        reply = server.next_reply(self)
+        reply = server.next_reply(self, body)
         if reply.delay and server.stopping.wait(reply.delay):
             self.close_connection = True
             return
