@@ -26,9 +26,11 @@ RUN pip install -e .
 COPY sql ./sql
 COPY data ./data
 # workspace.yaml stays in the working directory (`-w workspace.yaml`); dagster.yaml goes into
-# DAGSTER_HOME, where every Dagster process of the image reads its instance configuration.
-COPY workspace.yaml dagster.yaml ./
+# DAGSTER_HOME, followed by its PostgreSQL storage (as `warehouse` writes it), where every
+# Dagster process of the image reads its instance configuration.
+COPY workspace.yaml ./
 COPY dagster.yaml ${DAGSTER_HOME}/dagster.yaml
+RUN cat warehouse_assets/cli/instance_storage.yaml >> ${DAGSTER_HOME}/dagster.yaml
 
 # A non-root user that owns only the folders written at run time: DAGSTER_HOME (storage/ is
 # the compute-log volume), the state folder and the landing folder (mount point of the

@@ -33,11 +33,14 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 DAGSTER_YAML = ROOT / "dagster.yaml"
+INSTANCE_STORAGE_YAML = ROOT / "warehouse_assets" / "cli" / "instance_storage.yaml"
 WORKSPACE_YAML = ROOT / "workspace.yaml"
 
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 ALL_SERVICES = ("postgres", *DAGSTER_SERVICES)
 GRPC_VARIABLES = {"DAGSTER_GRPC_HOST", "DAGSTER_GRPC_PORT"}
+# Read by Dagster itself: materializations stored in batches (see cli/environment.py).
+DAGSTER_VARIABLES = {"DAGSTER_EVENT_BATCH_SIZE"}
 CHECKED_PREFIXES = ("WAREHOUSE_", "FAKESTORE_", "DAGSTER_")
 
 # Compose interpolation: $$ (a literal $), ${NAME...} or $NAME.
@@ -408,9 +411,20 @@ def test_dockerfile_installs_the_project_editable_next_to_sql(dockerfile):
     assert dockerfile["user"] not in (None, "root", "0"), "the image must not run as root"
 
 
-def test_dagster_yaml_stores_in_postgres_from_dagster_pg_url():
-    instance = yaml.safe_load(DAGSTER_YAML.read_text())
+def test_dagster_home_stores_in_postgres_from_dagster_pg_url(dockerfile):
+    # The instance in DAGSTER_HOME is the repository's dagster.yaml followed by the storage block,
+    # in the image as `warehouse` writes it (cli/environment.py); the repository's file alone has
+    # no storage, so Dagster's tools run in a bare checkout on a temporary instance.
+    home = dockerfile["env"]["DAGSTER_HOME"].rstrip("/")
+    assert any(
+        re.search(
+            rf"cat .*instance_storage\.yaml >> {re.escape(home)}/dagster\.yaml", run.replace("${DAGSTER_HOME}", home)
+        )
+        for run in dockerfile["runs"]
+    ), "the Dockerfile does not add the storage block to DAGSTER_HOME/dagster.yaml"
+    instance = yaml.safe_load(DAGSTER_YAML.read_text() + "\n" + INSTANCE_STORAGE_YAML.read_text())
     assert instance["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
+    assert "storage" not in yaml.safe_load(DAGSTER_YAML.read_text())
 
 
 def test_database_urls_use_the_right_drivers_and_the_postgres_service(services, env_example):
@@ -495,7 +509,7 @@ def test_the_ui_is_published_on_loopback_only(services):
 
 
 def test_dagster_services_set_only_variables_the_project_reads(services, env_example, dockerfile):
-    known = {variable.name for variable in VARIABLES} | GRPC_VARIABLES
+    known = {variable.name for variable in VARIABLES} | GRPC_VARIABLES | DAGSTER_VARIABLES
     for name in DAGSTER_SERVICES:
         names = set(_effective_env(services[name], env_example)) | set(dockerfile["env"])
         unknown = sorted(n for n in names if n.startswith(CHECKED_PREFIXES) and n not in known)

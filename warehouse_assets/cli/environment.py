@@ -2,7 +2,7 @@
 variables the Dagster processes it starts will read.
 
 `prepare` resolves the warehouse database (starting the embedded one when no URL is set), gives
-Dagster a persistent home with the project's dagster.yaml, and exports WAREHOUSE_DATABASE_URL,
+Dagster a persistent home with the project's dagster.yaml and its storage, and exports WAREHOUSE_DATABASE_URL,
 DAGSTER_PG_URL (always with the psycopg2 driver), DAGSTER_HOME and DAGSTER_EVENT_BATCH_SIZE for
 child processes (the UI, the code server, the daemon), so they all use the same database and
 storage.
@@ -11,14 +11,16 @@ storage.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.core.urls import dagster_storage_url
 from warehouse_assets.db import embedded
 
 DAGSTER_EVENT_BATCH_SIZE = "200"
+# Appended to the project's dagster.yaml in DAGSTER_HOME (see dagster.yaml for why it is apart).
+INSTANCE_STORAGE = Path(__file__).with_name("instance_storage.yaml")
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,20 @@ def resolve_database_url(settings: Settings) -> str:
     return settings.database_url or embedded.server_url(settings.pgdata)
 
 
+def instance_config(project_dir: Path) -> str:
+    """The text of DAGSTER_HOME/dagster.yaml: the project's dagster.yaml and its storage."""
+    return (project_dir / "dagster.yaml").read_text() + INSTANCE_STORAGE.read_text()
+
+
 def prepare(settings: Settings) -> Environment:
     url = resolve_database_url(settings)
     storage = dagster_storage_url(settings.dagster_pg_url or url)
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    source = settings.project_dir / "dagster.yaml"
+    instance = instance_config(settings.project_dir)
     target = home / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != source.read_bytes():
-        shutil.copyfile(source, target)
+    if not target.exists() or target.read_text() != instance:
+        target.write_text(instance)
     os.environ["WAREHOUSE_DATABASE_URL"] = url
     os.environ["DAGSTER_PG_URL"] = storage
     os.environ["DAGSTER_HOME"] = str(home)

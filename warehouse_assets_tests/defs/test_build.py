@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from warehouse_assets.cli.environment import instance_config
 from warehouse_assets.core.urls import dagster_storage_url
 from warehouse_assets.defs.build import build_definitions
 from warehouse_assets_tests.support.databases import connect
@@ -29,7 +30,7 @@ def run_tool(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.mark.slow
 def test_dagster_and_dg_load_the_project_without_a_warning(warehouse_url, tmp_path):
-    (tmp_path / "dagster.yaml").write_text((PROJECT_DIR / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(instance_config(PROJECT_DIR))
     env = {
         **os.environ,
         "WAREHOUSE_DATABASE_URL": warehouse_url,
@@ -43,6 +44,18 @@ def test_dagster_and_dg_load_the_project_without_a_warning(warehouse_url, tmp_pa
     check = run_tool([str(BIN / "dg"), "check", "defs", "--use-active-venv"], env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "warning" not in (check.stdout + check.stderr).lower(), check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_dagster_and_dg_validate_a_bare_checkout_without_any_setting():
+    # No DAGSTER_HOME and no database: Dagster's tools read the repository's dagster.yaml from the
+    # working directory and run on a temporary instance.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "WAREHOUSE_", "FAKESTORE_"))}
+    env["VIRTUAL_ENV"] = sys.prefix
+    validate = run_tool([str(BIN / "dagster"), "definitions", "validate", "-m", "warehouse_assets.definitions"], env)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    check = run_tool([str(BIN / "dg"), "check", "defs", "--use-active-venv"], env)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_two_settings_objects_give_two_independent_definitions(settings, tmp_path, instance):
@@ -100,10 +113,10 @@ def test_runs_and_event_logs_land_in_postgres(tmp_path, warehouse_url, defs, mon
     """The repository's dagster.yaml, with DAGSTER_PG_URL, stores runs in PostgreSQL, not SQLite."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((PROJECT_DIR / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text(instance_config(PROJECT_DIR))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_storage_url(warehouse_url))
-    config = yaml.safe_load((PROJECT_DIR / "dagster.yaml").read_text())
+    config = yaml.safe_load(instance_config(PROJECT_DIR))
     assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"

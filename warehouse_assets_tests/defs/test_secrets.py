@@ -14,7 +14,6 @@ password libpq accepts.
 from __future__ import annotations
 
 import secrets
-import shutil
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -23,6 +22,7 @@ import pytest
 from dagster._serdes import serialize_value
 from psycopg import sql
 
+from warehouse_assets.cli.environment import instance_config
 from warehouse_assets.cli.main import main
 from warehouse_assets.core.urls import mask_url, replace_database, with_driver
 from warehouse_assets.db.migrations import apply_schema
@@ -101,7 +101,7 @@ def test_no_password_in_runs_events_metadata_storage_or_cli_output(
     storage_url = with_driver(url_as(replace_database(pg_server_url, storage_db), admin_user, secret), "psycopg2")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(instance_config(PROJECT_DIR))
     monkeypatch.setenv("WAREHOUSE_DATABASE_URL", loader.url)
     monkeypatch.setenv("DAGSTER_PG_URL", storage_url)
     monkeypatch.setenv("DAGSTER_HOME", str(home))

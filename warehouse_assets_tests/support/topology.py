@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Any, TypeVar
 import psycopg
 import requests
 
+from warehouse_assets.cli.environment import instance_config
 from warehouse_assets.cli.sample_data import write_products
 from warehouse_assets.core.urls import dagster_storage_url, libpq_url, replace_database
 from warehouse_assets_tests.support.databases import create_database, drop_database
@@ -280,7 +280,7 @@ def start_topology(pg_server_url: str, template_database: str, base: Path, **set
     )
     for folder in (home, landing, layouts, staging, logs):
         folder.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(instance_config(ROOT))
     # The UI's "join the Dagster community" dialog, shown once per instance, marked as seen
     # (what its Skip button records), so it covers no screenshot.
     (home / ".nux").mkdir()
