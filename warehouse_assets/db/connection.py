@@ -28,6 +28,12 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     )
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error says nothing about the data: a lost connection, a server
+    shutting down, a deadlock or serialization failure. The same load may well succeed again."""
+    return isinstance(error, psycopg.OperationalError)
+
+
 class Database:
     """The warehouse database: its URL (or how to get one, for the embedded server, which is
     started only when a connection is first needed) and connections to it."""

@@ -28,7 +28,7 @@ from warehouse_assets.core.progress import LoadObserver
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.db import ledger, sqlfiles
-from warehouse_assets.db.connection import Database, Session
+from warehouse_assets.db.connection import Database, Session, is_transient
 from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
 from warehouse_assets.defs.resources import WarehouseResource
@@ -165,10 +165,11 @@ def load_files(
                     message = f"{key}: {message}"
                 failures[key] = message
                 log.error(message)
+                # A failure that says nothing about the content is recorded without its
+                # fingerprint, so the sensor tries the file again instead of waiting for it to change.
+                failed_content = None if is_transient(exc) else _fingerprint(settings.landing_dir / key)
                 try:
-                    ledger.record_failure(
-                        db, key, _fingerprint(settings.landing_dir / key), message, dt.datetime.now(dt.timezone.utc)
-                    )
+                    ledger.record_failure(db, key, failed_content, message, dt.datetime.now(dt.timezone.utc))
                 except Exception as ledger_error:  # the failure is reported by the run either way
                     log.warning(f"{key}: the failure could not be recorded in the ledger: {ledger_error}")
                 observer.file_finished(key, None, message)

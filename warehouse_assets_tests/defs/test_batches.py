@@ -150,3 +150,9 @@ def test_a_lost_connection_fails_its_file_and_the_next_files_load_on_a_new_one(w
     assert list(failures) == [keys[1]] and set(loaded) == {keys[0], keys[2], keys[3]}
     assert {r[0] for r in db.execute("SELECT DISTINCT source_file FROM warehouse.fact_sales")} == set(loaded)
     assert_consistent(warehouse_url)
+    # The failure is the connection's, not the content's: recorded without the content's
+    # fingerprint, so the sensor does not wait for the file to change before trying it again.
+    failure = db.execute(
+        "SELECT failed_fingerprint, failure FROM warehouse.sales_files WHERE source_file = %s", (keys[1],)
+    ).fetchone()
+    assert failure[0] is None and failure[1].startswith(keys[1])
