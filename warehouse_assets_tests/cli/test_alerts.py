@@ -4,7 +4,6 @@ neither the load nor its exit code."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from warehouse_assets_tests.support.alerts import AlertSensors
 from warehouse_assets_tests.support.data import line, write_sales
 from warehouse_assets_tests.support.http_server import Reply
 from warehouse_assets_tests.support.processes import wait_for
-from warehouse_assets_tests.support.services import Service, free_port, stop_services
+from warehouse_assets_tests.support.services import free_port, stop_services, warehouse_dev
 
 pytestmark = pytest.mark.slow
 
@@ -122,20 +121,12 @@ def test_warehouse_dev_alerts_the_sensors_runs_and_a_load_run_beside_it(
     `warehouse load` executed in its own process (which has no code location), once each."""
     webhook = serve(Reply(status=200, body=b"1", content_type="text/plain"))
     port = free_port()
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_", "VIRTUAL_ENV"))
-        },
-        **settings_variables,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "DAGSTER_PG_URL": dagster_storage_url(warehouse_url),
-        "WAREHOUSE_ALERT_WEBHOOK_URL": webhook.base_url + SECRET_PATH,
-        "PYTHONUNBUFFERED": "1",
-    }
-    dev = Service(
-        "dev", [sys.executable, "-m", "warehouse_assets.cli.main", "dev", "--port", str(port)], tmp_path / "dev.log"
+    dev, env = warehouse_dev(
+        {**settings_variables, "WAREHOUSE_ALERT_WEBHOOK_URL": webhook.base_url + SECRET_PATH},
+        dagster_storage_url(warehouse_url),
+        tmp_path / "home",
+        tmp_path / "dev.log",
+        port,
     )
     dev.start(env)
 

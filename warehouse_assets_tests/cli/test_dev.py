@@ -4,9 +4,7 @@ stops every process it started."""
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 
 import pytest
 import requests
@@ -15,7 +13,7 @@ from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 from warehouse_assets.core.urls import dagster_storage_url
 from warehouse_assets_tests.support.databases import connect
 from warehouse_assets_tests.support.processes import wait_for
-from warehouse_assets_tests.support.services import Service, free_port, stop_services
+from warehouse_assets_tests.support.services import free_port, stop_services, warehouse_dev
 
 pytestmark = pytest.mark.slow
 
@@ -32,19 +30,8 @@ query { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}
 
 def test_dev_is_quiet_and_loads_a_dropped_file(settings_variables, warehouse_url, landing, tmp_path):
     port = free_port()
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_", "VIRTUAL_ENV"))
-        },
-        **settings_variables,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "DAGSTER_PG_URL": dagster_storage_url(warehouse_url),
-        "PYTHONUNBUFFERED": "1",
-    }
-    dev = Service(
-        "dev", [sys.executable, "-m", "warehouse_assets.cli.main", "dev", "--port", str(port)], tmp_path / "dev.log"
+    dev, env = warehouse_dev(
+        settings_variables, dagster_storage_url(warehouse_url), tmp_path / "home", tmp_path / "dev.log", port
     )
     dev.start(env)
     base = f"http://127.0.0.1:{port}"

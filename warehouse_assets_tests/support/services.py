@@ -159,3 +159,22 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline())[:120]
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return "?"
+
+
+def warehouse_dev(variables: dict[str, str], dagster_pg_url: str, home: Path, log: Path, port: int):
+    """`warehouse dev` as a user starts it, with only the warehouse's `variables` (none of this
+    test process's own WAREHOUSE_, DAGSTER_ or FAKESTORE_ settings): (its service, unstarted, and
+    the environment to start it and other `warehouse` commands of the same machine with)."""
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("WAREHOUSE_", "DAGSTER_", "FAKESTORE_", "VIRTUAL_ENV"))
+        },
+        **variables,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_URL": dagster_pg_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    argv = [sys.executable, "-m", "warehouse_assets.cli.main", "dev", "--port", str(port)]
+    return Service("dev", argv, log), env
