@@ -23,7 +23,6 @@ import dagster as dg
 from warehouse_assets.core.landing import file_sha256, outside_link
 from warehouse_assets.core.layouts.discovery import find_layout, load_layouts
 from warehouse_assets.core.layouts.layout import Layout, LayoutError
-from warehouse_assets.core.markdown import markdown_table
 from warehouse_assets.core.progress import LoadObserver
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.settings import Settings
@@ -31,6 +30,7 @@ from warehouse_assets.db import ledger, sqlfiles
 from warehouse_assets.db.connection import Database
 from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
+from warehouse_assets.defs.metadata import table as table_value
 from warehouse_assets.defs.resources import WarehouseResource
 
 SALES_FILES = dg.DynamicPartitionsDefinition(name="sales_files")
@@ -286,7 +286,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
                     **(
                         {
                             "quarantined_by_reason": dg.MetadataValue.json(table["by_reason"]),
-                            "preview": dg.MetadataValue.md(markdown_table(table["columns"], table["preview"])),
+                            "preview": table_value(table["columns"], table["preview"]),
                         }
                         if table
                         else {}
