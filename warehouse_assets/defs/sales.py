@@ -30,11 +30,11 @@ from warehouse_assets.db import ledger, sqlfiles
 from warehouse_assets.db.connection import Database
 from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
+from warehouse_assets.defs import groups
 from warehouse_assets.defs.metadata import table as table_value
 from warehouse_assets.defs.resources import WarehouseResource
 
 SALES_FILES = dg.DynamicPartitionsDefinition(name="sales_files")
-GROUP = "sales"
 RAW_SALES, FACT_SALES = dg.AssetKey("raw_sales"), dg.AssetKey("fact_sales")
 DERIVED = tuple(dg.AssetKey(k) for k in ("dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"))
 DERIVED_TABLES = {
@@ -190,7 +190,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
         dg.AssetSpec(
             RAW_SALES,
             partitions_def=SALES_FILES,
-            group_name=GROUP,
+            group_name=groups.WAREHOUSE,
             kinds={"csv", "postgres"},
             description="What each line of a sales file became: the file's ledger row (lines read, rows "
             "loaded and quarantined, noise, fingerprint) and its quarantined rows with every reason and "
@@ -201,7 +201,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
             FACT_SALES,
             partitions_def=SALES_FILES,
             deps=[RAW_SALES],
-            group_name=GROUP,
+            group_name=groups.WAREHOUSE,
             kinds={"postgres"},
             freshness_policy=sales_freshness(settings.sales_max_silence_days),
             description="Sales transactions, one row per transaction, replaced per file in one transaction "
@@ -215,7 +215,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
             dg.AssetSpec(
                 key,
                 deps=[FACT_SALES],
-                group_name=GROUP,
+                group_name=groups.WAREHOUSE,
                 kinds={"postgres"},
                 description=sqlfiles.header(DERIVED_TABLES[key.path[-1]]),
                 metadata={"dagster/table_name": f"warehouse.{key.path[-1]}"},

@@ -15,6 +15,7 @@ import dagster as dg
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.summary import load_summary
 from warehouse_assets.db.views import ViewFile, ensure_views, view_files, view_state
+from warehouse_assets.defs import groups
 from warehouse_assets.defs.metadata import table, transposed
 from warehouse_assets.defs.resources import WarehouseResource
 
@@ -23,7 +24,7 @@ def _spec(view: ViewFile) -> dg.AssetSpec:
     return dg.AssetSpec(
         view.name,
         deps=view.reads,
-        group_name=view.group,
+        group_name=groups.ANALYTICS,
         kinds={"postgres", "view"},
         description=sqlfiles.header(view.relative),
         metadata={"dagster/table_name": view.relation, "sql_file": f"sql/{view.relative}"},
