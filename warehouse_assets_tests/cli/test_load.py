@@ -48,6 +48,16 @@ def test_load_loads_new_files_in_one_run_reports_each_and_is_quiet(cli_env, land
         }
         # Products, then both files in one run, recorded in Dagster's storage in the same database.
         assert conn.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'").fetchone() == (2,)
+        # Each run says what launched it, in the tag the UI's "Launched by" column shows.
+        tags = conn.execute(
+            "SELECT r.pipeline_name, t.key, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id "
+            "WHERE t.key IN ('launched_by', 'user') ORDER BY 1, 2"
+        ).fetchall()
+        assert tags == [
+            (job, key, "warehouse load")
+            for job in ("products_job", "sales_files_job")
+            for key in ("launched_by", "user")
+        ]
 
     assert main(["load", "--skip-products"]) == 0
     assert "no new or changed sales files" in capfd.readouterr().out
