@@ -285,7 +285,9 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
                     },
                     **(
                         {
-                            "quarantined_by_reason": dg.MetadataValue.json(table["by_reason"]),
+                            # Not "quarantined_by_reason": each file's own, merged into the
+                            # same materialization of its partition, would hide this one.
+                            "table_quarantined_by_reason": dg.MetadataValue.json(table["by_reason"]),
                             "preview": table_value(table["columns"], table["preview"]),
                         }
                         if table
