@@ -94,6 +94,7 @@ def test_load_exits_non_zero_when_an_error_check_fails(cli_env, landing, capfd):
     out = capfd.readouterr().out
     assert re.search(r"FAIL\s+dim_product:dim_product_prices_positive", out)
     assert re.search(r"fresh\s+dim_product: products refreshed \d+ s ago", out), out
+    assert " ago" in out and "  ago" not in out  # every freshness line says how long ago
 
 
 def test_a_file_that_cannot_be_read_is_named_with_its_missing_columns_and_the_others_load(cli_env, landing, capfd):
