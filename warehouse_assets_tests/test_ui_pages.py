@@ -8,9 +8,10 @@ and database, from a folder the sensor does not watch, so every run is the comma
   (orders and revenue computed from the files by the oracle, not by the warehouse);
 * fact_sales shows the table's total rows, its quarantine by reason and a preview table;
 * the lineage opens as the two groups, and the analytics group's graph names every view in full;
-* Runs shows the command's runs with their tag and under *Launched by*.
+* Runs shows the command's runs with their tag and under *Launched by*;
+* the report `warehouse report` writes fits a phone's width and prints on two A4 pages.
 
-Screenshots of each step are in test-artifacts/ui-pages/.
+Screenshots of each step are in test-artifacts/ui-pages/ and test-artifacts/report/.
 """
 
 from __future__ import annotations
@@ -121,3 +122,33 @@ def test_the_pages_show_what_the_readme_says(loaded, browser):
             expect(page.get_by_text("Manually launched")).to_have_count(0)
     finally:
         context.close()
+
+
+def test_the_report_reads_on_a_phone_and_prints_on_two_a4_pages(loaded, browser, tmp_path):
+    topology, expected = loaded
+    out = tmp_path / "report.html"
+    done = subprocess.run(
+        [str(BIN / "warehouse"), "report", "--out", str(out)],
+        cwd=ROOT,
+        env=topology.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert dollars(expected["revenue"]) in done.stdout
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    try:
+        page = phone.new_page()
+        shots = Screens(page, "report")
+        with shots.step("phone"):
+            page.goto(out.as_uri())
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+            assert page.get_by_text(dollars(expected["revenue"])).first.is_visible()
+        with shots.step("print"):
+            page.emulate_media(media="print")
+            pdf = page.pdf(format="A4", print_background=True)
+            pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+            assert 1 <= pages <= 2, f"{pages} A4 pages"
+    finally:
+        phone.close()

@@ -148,14 +148,19 @@ def revenue_svg(daily: Daily) -> str:
             f"<text x='{left - 8}' y='{y(tick) + 4:.1f}' text-anchor='end'>{money(tick, cents=False)}</text>"
         )
         tick += step
+    months = []
     month = dt.date(first_day.year, first_day.month, 1)
     while month <= daily[-1][0]:
         if month >= first_day:
-            parts.append(
-                f"<line x1='{x(month):.1f}' x2='{x(month):.1f}' y1='{top}' y2='{bottom}' stroke='{PALETTE['grid']}'/>"
-                f"<text x='{x(month):.1f}' y='{bottom + 20}' text-anchor='middle'>{month:%b %Y}</text>"
-            )
+            months.append(month)
         month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    every = -(-len(months) // 7)  # at most seven labels, so they stay apart on a phone
+    for i, month in enumerate(months):
+        parts.append(
+            f"<line x1='{x(month):.1f}' x2='{x(month):.1f}' y1='{top}' y2='{bottom}' stroke='{PALETTE['grid']}'/>"
+        )
+        if i % every == 0:
+            parts.append(f"<text x='{x(month):.1f}' y='{bottom + 20}' text-anchor='middle'>{month:%b %Y}</text>")
 
     def path(points: list[tuple[dt.date, float]]) -> str:
         return "M" + "L".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)

@@ -103,9 +103,11 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 2rem; }
 }
 @page { size: A4; margin: 14mm; }
 @media print {
-  body { background: #fff; font-size: 10.5pt; }
+  html { font-size: 9pt; }  /* every size above is in rem: the whole page scales to A4 */
+  body { background: #fff; }
   main { max-width: none; padding: 0; }
-  .cards { grid-template-columns: repeat(4, 1fr); }
+  .cards { grid-template-columns: repeat(5, 1fr); gap: 2mm; }
+  figure svg { max-height: 75mm; }
   .card, figure { break-inside: avoid; border-color: #cbd5e1; }
   section { break-inside: avoid; }
 }
