@@ -32,7 +32,8 @@ LAUNCHED_BY = "warehouse load"
 
 
 def _tags(command: str) -> dict[str, str]:
-    return {"launched_by": command}
+    # `user` is the tag the UI's "Launched by" column shows (without it: "Manually launched").
+    return {"launched_by": command, "user": command}
 
 
 def print_summary(outcomes: list[RunOutcome], progress: TerminalProgress | None, notes: list[str]) -> bool:
@@ -144,7 +145,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                 label = f"sales files ({len(batch.files)})" if len(batch.files) > 1 else f"sales file {batch.first}"
                 outcomes.append(
                     execute(
-                        defs, SALES_JOB, instance, label=label, tags=run_tags(batch, LAUNCHED_BY), verbose=args.verbose
+                        defs,
+                        SALES_JOB,
+                        instance,
+                        label=label,
+                        tags={**run_tags(batch, LAUNCHED_BY), **_tags(LAUNCHED_BY)},
+                        verbose=args.verbose,
                     )
                 )
         finally:

@@ -26,14 +26,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             say("the analytics views do not exist yet: run `warehouse load` first")
             return 1
         summary = load_summary(conn)
-    png = reporting.render_chart(summary)
     out = (
         Path(args.out).expanduser().resolve()
         if args.out
         else settings.project_dir / "reports" / "executive_summary.html"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(reporting.html_report(summary, png, dt.datetime.now(dt.timezone.utc)), encoding="utf-8")
+    out.write_text(reporting.html_report(summary, dt.datetime.now(dt.timezone.utc)), encoding="utf-8")
     width = max(len(label) for label, _ in summary.formatted())
     for label, text in summary.formatted():
         say(f"  {label:<{width}}  {text}")

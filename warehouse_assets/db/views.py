@@ -27,7 +27,6 @@ VIEWS_LOCK = "warehouse.views"
 class ViewFile:
     name: str
     relative: str  # e.g. views/vw_daily_sales_summary.sql
-    group: str  # the folder: views or analytics
 
     @property
     def relation(self) -> str:
@@ -45,7 +44,7 @@ class ViewFile:
 def view_files() -> list[ViewFile]:
     """Every view file, in an order where each comes after the views it reads."""
     found = {
-        path.stem: ViewFile(path.stem, f"{folder}/{path.name}", folder)
+        path.stem: ViewFile(path.stem, f"{folder}/{path.name}")
         for folder in VIEW_FOLDERS
         for path in sqlfiles.files(folder)
     }

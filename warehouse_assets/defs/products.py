@@ -13,14 +13,13 @@ import pandas as pd
 
 from warehouse_assets.core.contract.products import validate_products
 from warehouse_assets.core.fakestore import FakeStoreError
-from warehouse_assets.core.markdown import markdown_table
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.products import store_rejects, upsert_dim_product
+from warehouse_assets.defs import groups
+from warehouse_assets.defs.metadata import table
 from warehouse_assets.defs.resources import FakeStoreResource, WarehouseResource
 from warehouse_assets.defs.types import ProductsFrame
-
-GROUP = "products"
 
 
 def freshness(max_age_hours: float) -> dg.FreshnessPolicy | None:
@@ -34,7 +33,7 @@ def freshness(max_age_hours: float) -> dg.FreshnessPolicy | None:
 
 def build_product_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        group_name=GROUP,
+        group_name=groups.WAREHOUSE,
         kinds={"api", "postgres"},
         dagster_type=ProductsFrame,
         metadata={"dagster/table_name": "warehouse.raw_products"},
@@ -70,7 +69,7 @@ def build_product_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         return result.frame
 
     @dg.asset(
-        group_name=GROUP,
+        group_name=groups.WAREHOUSE,
         kinds={"postgres"},
         ins={"raw_products": dg.AssetIn(dagster_type=ProductsFrame)},
         metadata={"dagster/table_name": "warehouse.dim_product"},
@@ -90,9 +89,7 @@ def build_product_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "updated": dg.MetadataValue.int(counts["updated"]),
                 "unchanged": dg.MetadataValue.int(counts["unchanged"]),
                 "inferred_members": dg.MetadataValue.int(counts["inferred"]),
-                "preview": dg.MetadataValue.md(
-                    markdown_table(list(preview[0]) if preview else [], [tuple(r.values()) for r in preview])
-                ),
+                "preview": table(list(preview[0]) if preview else [], [tuple(r.values()) for r in preview]),
             }
         )
 

@@ -23,7 +23,6 @@ import dagster as dg
 from warehouse_assets.core.landing import file_sha256, outside_link
 from warehouse_assets.core.layouts.discovery import find_layout, load_layouts
 from warehouse_assets.core.layouts.layout import Layout, LayoutError
-from warehouse_assets.core.markdown import markdown_table
 from warehouse_assets.core.progress import LoadObserver
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.settings import Settings
@@ -31,10 +30,11 @@ from warehouse_assets.db import ledger, sqlfiles
 from warehouse_assets.db.connection import Database, Session, is_transient
 from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
+from warehouse_assets.defs import groups
+from warehouse_assets.defs.metadata import table as table_value
 from warehouse_assets.defs.resources import WarehouseResource
 
 SALES_FILES = dg.DynamicPartitionsDefinition(name="sales_files")
-GROUP = "sales"
 RAW_SALES, FACT_SALES = dg.AssetKey("raw_sales"), dg.AssetKey("fact_sales")
 DERIVED = tuple(dg.AssetKey(k) for k in ("dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"))
 DERIVED_TABLES = {
@@ -194,7 +194,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
         dg.AssetSpec(
             RAW_SALES,
             partitions_def=SALES_FILES,
-            group_name=GROUP,
+            group_name=groups.WAREHOUSE,
             kinds={"csv", "postgres"},
             description="What each line of a sales file became: the file's ledger row (lines read, rows "
             "loaded and quarantined, noise, fingerprint) and its quarantined rows with every reason and "
@@ -205,7 +205,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
             FACT_SALES,
             partitions_def=SALES_FILES,
             deps=[RAW_SALES],
-            group_name=GROUP,
+            group_name=groups.WAREHOUSE,
             kinds={"postgres"},
             freshness_policy=sales_freshness(settings.sales_max_silence_days),
             description="Sales transactions, one row per transaction, replaced per file in one transaction "
@@ -219,7 +219,7 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
             dg.AssetSpec(
                 key,
                 deps=[FACT_SALES],
-                group_name=GROUP,
+                group_name=groups.WAREHOUSE,
                 kinds={"postgres"},
                 description=sqlfiles.header(DERIVED_TABLES[key.path[-1]]),
                 metadata={"dagster/table_name": f"warehouse.{key.path[-1]}"},
@@ -289,8 +289,10 @@ def build_sales_assets(settings: Settings, observer: LoadObserver | None = None)
                     },
                     **(
                         {
-                            "quarantined_by_reason": dg.MetadataValue.json(table["by_reason"]),
-                            "preview": dg.MetadataValue.md(markdown_table(table["columns"], table["preview"])),
+                            # Not "quarantined_by_reason": each file's own, merged into the
+                            # same materialization of its partition, would hide this one.
+                            "table_quarantined_by_reason": dg.MetadataValue.json(table["by_reason"]),
+                            "preview": table_value(table["columns"], table["preview"]),
                         }
                         if table
                         else {}

@@ -2,8 +2,9 @@
 
 Each asset is a SQL file of `sql/views/` or `sql/analytics/`; it depends on exactly the relations
 its SQL reads (parsed from its FROM and JOIN clauses), takes its description from the file's
-header comment, and reports its row count and a preview of its top rows. The executive summary
-also attaches its chart. One step creates what changed (`db.views.ensure_views`) and reports on
+header comment, and reports its row count and a preview of its top rows (a table, which the UI
+shows on the asset page). The executive summary also attaches its figures, its best products and
+a compact chart of the daily revenue. One step creates what changed (`db.views.ensure_views`) and reports on
 every selected view, instead of a step per view.
 """
 
@@ -11,11 +12,11 @@ import datetime as dt
 
 import dagster as dg
 
-from warehouse_assets.core import reporting
-from warehouse_assets.core.markdown import markdown_table
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.summary import load_summary
 from warehouse_assets.db.views import ViewFile, ensure_views, view_files, view_state
+from warehouse_assets.defs import groups
+from warehouse_assets.defs.metadata import table, transposed
 from warehouse_assets.defs.resources import WarehouseResource
 
 
@@ -23,7 +24,7 @@ def _spec(view: ViewFile) -> dg.AssetSpec:
     return dg.AssetSpec(
         view.name,
         deps=view.reads,
-        group_name=view.group,
+        group_name=groups.ANALYTICS,
         kinds={"postgres", "view"},
         description=sqlfiles.header(view.relative),
         metadata={"dagster/table_name": view.relation, "sql_file": f"sql/{view.relative}"},
@@ -47,23 +48,23 @@ def build_view_assets() -> dg.AssetsDefinition:
                 context.log.info(f"created or replaced: {', '.join(created)}")
             for view in wanted:
                 state = view_state(conn, view)
+                preview = table(state["columns"], state["preview"])
                 extra: dict[str, dg.MetadataValue] = {}
                 if view.name == "executive_summary":
                     summary = load_summary(conn)
-                    extra["chart"] = dg.MetadataValue.md(
-                        reporting.png_markdown(reporting.render_chart(summary), "Daily revenue and top products")
-                    )
-                    extra["figures"] = dg.MetadataValue.md(
-                        "\n".join(f"- **{label}**: {text}" for label, text in summary.formatted())
-                    )
+                    # Figures and chart first: the UI lists metadata in the order given.
+                    extra["revenue_per_day"] = dg.MetadataValue.md(summary.chart_markdown())
+                    extra["figures"] = table(("figure", "value"), summary.formatted())
+                    extra["top_products"] = table(("rank", "product", "revenue", "share"), summary.top_products_rows())
+                    preview = transposed(state["columns"], state["preview"][0] if state["preview"] else [])
                 yield dg.MaterializeResult(
                     asset_key=view.name,
                     metadata={
+                        **extra,
                         "dagster/row_count": dg.MetadataValue.int(state["rows"]),
-                        "preview": dg.MetadataValue.md(markdown_table(state["columns"], state["preview"])),
+                        "preview": preview,
                         "refreshed_at": dg.MetadataValue.timestamp(dt.datetime.now(dt.timezone.utc)),
                         "created_now": dg.MetadataValue.bool(view.name in created),
-                        **extra,
                     },
                 )
 

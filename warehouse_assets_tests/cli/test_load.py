@@ -48,6 +48,16 @@ def test_load_loads_new_files_in_one_run_reports_each_and_is_quiet(cli_env, land
         }
         # Products, then both files in one run, recorded in Dagster's storage in the same database.
         assert conn.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'").fetchone() == (2,)
+        # Each run says what launched it, in the tag the UI's "Launched by" column shows.
+        tags = conn.execute(
+            "SELECT r.pipeline_name, t.key, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id "
+            "WHERE t.key IN ('launched_by', 'user') ORDER BY 1, 2"
+        ).fetchall()
+        assert tags == [
+            (job, key, "warehouse load")
+            for job in ("products_job", "sales_files_job")
+            for key in ("launched_by", "user")
+        ]
 
     assert main(["load", "--skip-products"]) == 0
     assert "no new or changed sales files" in capfd.readouterr().out
@@ -84,6 +94,7 @@ def test_load_exits_non_zero_when_an_error_check_fails(cli_env, landing, capfd):
     out = capfd.readouterr().out
     assert re.search(r"FAIL\s+dim_product:dim_product_prices_positive", out)
     assert re.search(r"fresh\s+dim_product: products refreshed \d+ s ago", out), out
+    assert " ago" in out and "  ago" not in out  # every freshness line says how long ago
 
 
 def test_a_file_that_cannot_be_read_is_named_with_its_missing_columns_and_the_others_load(cli_env, landing, capfd):

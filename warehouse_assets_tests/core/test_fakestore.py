@@ -49,7 +49,7 @@ def backoff_total(attempts: int, factor: float) -> float:
 def test_real_fakestore_response_comes_back_as_is(serve) -> None:
     path = REALDATA / "fakestore_products.json"
     if not path.is_file():
-        pytest.skip(f"{path} is absent: the real FakeStore capture lives in /work/shared/realdata")
+        pytest.skip(f"needs the real capture {path} (beside the checkout, in ../shared/realdata)")
     expected = json.loads(path.read_bytes())
     server = serve(Reply(body=path.read_bytes()))
 

@@ -40,7 +40,7 @@ def real_body(realdata: Path) -> bytes:
     """The FakeStore `GET /products` response as captured, byte for byte."""
     path = realdata / "fakestore_products.json"
     if not path.is_file():
-        pytest.skip(f"needs the real FakeStore capture {path}")
+        pytest.skip(f"needs the real capture {path} (beside the checkout, in ../shared/realdata)")
     return path.read_bytes()
 
 

@@ -31,7 +31,7 @@ CENT = Decimal("0.01")
 def real_file(folder: Path, name: str) -> Path:
     path = folder / name
     if not path.is_file():
-        pytest.skip(f"real data file {path} is absent")
+        pytest.skip(f"needs the real capture {path} (beside the checkout, in ../shared/realdata)")
     return path
 
 
