@@ -54,7 +54,9 @@ class Summary:
                 text = f"{value:,}"
             else:
                 text = str(value)
-            out.append((label, text))
+            # Names come from the data (a product title, a city) and may hold line breaks; a
+            # figure is one line of the terminal's list.
+            out.append((label, " ".join(text.split())))
         return out
 
     def chart_markdown(self) -> str:
