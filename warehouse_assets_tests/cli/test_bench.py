@@ -37,7 +37,7 @@ def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_ser
         assert created <= databases(pg_server_url) - before
         assert results["rows"] == 20_000
         assert all(results["limit"][k] > 0 for k in ("copy", "insert", "customers", "total"))
-        for run in (results["warehouse"], results["incremental"], results["many_files"]):
+        for run in (results["warehouse"], results["incremental"], results["many_files"], results["one_file"]):
             assert run["process_seconds"] > 0 and run["peak_rss_mb"] > 0 and run["runs"]["sales_files_job"] > 0
         assert set(results["dashboards"]) == DASHBOARDS
         printed = capsys.readouterr().out
@@ -51,7 +51,21 @@ def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_ser
                     loaded[name.split("_")[2]] = conn.execute(
                         "SELECT count(*), sum(records_read) FROM warehouse.sales_files WHERE fingerprint IS NOT NULL"
                     ).fetchone()
-        assert loaded == {"load": (2, 20_500), "many": (3, 20_000)}
+        assert loaded == {"load": (2, 20_500), "many": (3, 20_000), "one": (1, 20_000)}
+        # The three parts are daily files, and the one file is exactly their rows.
+        by_name = {name.split("_")[2]: name for name in created}
+        facts = {}
+        for purpose in ("many", "one"):
+            with psycopg.connect(replace_database(pg_server_url, by_name[purpose])) as conn:
+                facts[purpose] = conn.execute(
+                    "SELECT transaction_id, date_key, total_amount FROM warehouse.fact_sales ORDER BY 1"
+                ).fetchall()
+                if purpose == "many":
+                    days = conn.execute(
+                        "SELECT count(DISTINCT date_key) FROM warehouse.fact_sales GROUP BY source_file"
+                    ).fetchall()
+                    assert days == [(1,), (1,), (1,)]
+        assert facts["many"] == facts["one"] and len(facts["one"]) > 19_000
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             for name in created:
