@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -54,8 +54,10 @@ class FileLoad:
         return self.summary.rows_rejected + self.rows_duplicate
 
 
-def _reported(reader: SalesFileReader, progress: Progress | None) -> Iterator[pa.Table]:
-    for table in reader.tables():
+def _reported(
+    reader: SalesFileReader, tables: Sequence[pa.Table] | None, progress: Progress | None
+) -> Iterator[pa.Table]:
+    for table in reader.tables() if tables is None else tables:
         yield table
         if progress is not None:
             progress(reader.summary, reader.records.size_bytes)
@@ -83,9 +85,11 @@ def load_sales_file(
     progress: Progress | None = None,
     step_hook: StepHook | None = None,
     session: Session | None = None,
+    tables: Sequence[pa.Table] | None = None,
 ) -> FileLoad:
     """Load one file in one transaction: on `session`'s connection when given (the files of a
-    run share one), else on a connection of its own."""
+    run share one), else on a connection of its own. `tables`: the reader's tables, when they
+    were read ahead (else the file is read while it is staged)."""
     key = reader.source_file
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -93,7 +97,9 @@ def load_sales_file(
         conn.execute(sqlfiles.statement("load/sales_file_lock.sql"), {"source_file": key})
         conn.execute(sqlfiles.statement(STAGED_SQL))
         t = time.perf_counter()
-        copy_tables(conn, sql.Identifier("staged_sales"), STAGED_COLUMNS, prefetched(_reported(reader, progress)))
+        copy_tables(
+            conn, sql.Identifier("staged_sales"), STAGED_COLUMNS, prefetched(_reported(reader, tables, progress))
+        )
         timings["read_and_stage"] = round(time.perf_counter() - t, 3)
         hook = step_hook or (lambda name: None)
         hook("staged")

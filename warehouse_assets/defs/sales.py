@@ -16,6 +16,8 @@ the file's transaction.
 
 import datetime as dt
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -95,15 +97,23 @@ class FileFailure(Exception):
     """A file that could not be loaded; the message says which and why, in one line."""
 
 
-def _load_one(
-    db: Database,
-    settings: Settings,
-    key: str,
-    layouts: list[Layout],
-    run_id: str,
-    observer: LoadObserver,
-    session: Session,
-) -> FileLoad:
+@dataclass
+class OpenedFile:
+    """A landing file ready to load: its reader, and its rows when they were read ahead."""
+
+    reader: SalesFileReader
+    layout: Layout | None
+    loaded_at: dt.datetime
+    tables: list | None = None
+
+
+# A file up to this size is read (parsed and validated) in the background while the file
+# before it merges, so a run of many small files keeps both cores busy; a larger one is
+# streamed while it is staged, which bounds memory.
+READ_AHEAD_BYTES = 16 * 2**20
+
+
+def open_file(settings: Settings, key: str, layouts: list[Layout], *, read_ahead: bool = False) -> OpenedFile:
     path = settings.landing_dir / key
     refused = outside_link(settings.landing_dir, path) if path.exists() or path.is_symlink() else None
     if refused:
@@ -115,15 +125,25 @@ def _load_one(
     layout = layout_for(key, layouts)
     loaded_at = dt.datetime.now(dt.timezone.utc)
     reader = SalesFileReader(path, source_file=key, load_time=loaded_at, earliest=settings.earliest_date, layout=layout)
+    opened = OpenedFile(reader, layout, loaded_at)
+    if read_ahead and _size(path) <= READ_AHEAD_BYTES:
+        opened.tables = list(reader.tables())
+    return opened
+
+
+def _load_one(
+    db: Database, key: str, opened: OpenedFile, run_id: str, observer: LoadObserver, session: Session
+) -> FileLoad:
     return load_sales_file(
         db,
-        reader,
-        loaded_at=loaded_at,
+        opened.reader,
+        loaded_at=opened.loaded_at,
         run_id=run_id,
-        layout_version=layout.version if layout else None,
+        layout_version=opened.layout.version if opened.layout else None,
         progress=lambda summary, read: observer.file_progress(key, read, summary.records_read),
         step_hook=lambda step: observer.load_step(key, step),
         session=session,
+        tables=opened.tables,
     )
 
 
@@ -154,11 +174,17 @@ def load_files(
         message = f"the layouts in {settings.layouts_dir} cannot be used: {exc}"
         return {}, {key: message for key in keys}
     observer.files_planned([(k, _size(settings.landing_dir / k)) for k in keys])
-    with db.session() as session:
-        for key in keys:
+    with db.session() as session, ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reading:
+
+        def read(i: int) -> Future | None:
+            return reading.submit(open_file, settings, keys[i], layouts, read_ahead=True) if i < len(keys) else None
+
+        upcoming = read(0)
+        for i, key in enumerate(keys):
+            opening, upcoming = upcoming, read(i + 1)
             observer.file_started(key, _size(settings.landing_dir / key))
             try:
-                results[key] = _load_one(db, settings, key, layouts, run_id, observer, session)
+                results[key] = _load_one(db, key, opening.result(), run_id, observer, session)
             except Exception as exc:  # one file's failure, whatever it is, must not stop the others
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 if not message.startswith(key):
