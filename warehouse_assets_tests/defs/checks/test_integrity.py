@@ -126,7 +126,9 @@ def insert_fact(db: psycopg.Connection, transaction_id: str, **values) -> str:
         " ORDER BY transaction_id LIMIT 1",
         (FILE_A,),
     ).fetchone()
-    row = dict(zip(FACT_COLUMNS, base)) | {"transaction_id": transaction_id, "source_file": "manual.csv"} | values
+    # A line naming no order is an order of its own: its order_id is its transaction id.
+    own = {"transaction_id": transaction_id, "order_id": transaction_id, "source_file": "manual.csv"}
+    row = dict(zip(FACT_COLUMNS, base)) | own | values
     db.execute(
         f"INSERT INTO warehouse.fact_sales ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
         tuple(row.values()),
