@@ -7,8 +7,8 @@
 -- Parameters: source_file, loaded_at.
 --
 -- Returns are facts like sales (positive amounts, transaction_type = 'return'): every net
--- measure subtracts them. An order is the sale lines of this file that share an order_id; its
--- first line opens it (opens_order), which is what order counts add up.
+-- measure subtracts them. An order is the sale lines of this file that share an order_id and a
+-- customer; its first line opens it (opens_order), which is what order counts add up.
 --
 -- Duplicates: a transaction id already held by another file keeps its first load, and this
 -- file's row is quarantined as duplicate_transaction (repeats within the file were rejected by
@@ -61,7 +61,7 @@ SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_
        s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
        s.product_name, s.order_id, s.transaction_type, s.original_transaction_id,
        s.transaction_type = 'sale'
-           AND row_number() OVER (PARTITION BY s.order_id, s.transaction_type ORDER BY s.line_number) = 1
+           AND row_number() OVER (PARTITION BY s.order_id, s.customer_id, s.transaction_type ORDER BY s.line_number) = 1
            AS opens_order
 FROM staged_sales s
 WHERE s.reasons IS NULL
@@ -101,9 +101,11 @@ ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
 CREATE TEMP TABLE promoted ON COMMIT DROP AS
 SELECT c.*,
        c.transaction_type = 'sale'
-           AND row_number() OVER (PARTITION BY c.source_file, c.order_id, c.transaction_type ORDER BY c.line_number) = 1
+           AND row_number() OVER (
+                   PARTITION BY c.source_file, c.order_id, c.customer_id, c.transaction_type ORDER BY c.line_number) = 1
            AND NOT EXISTS (SELECT 1 FROM warehouse.fact_sales f
-                           WHERE f.source_file = c.source_file AND f.order_id = c.order_id AND f.opens_order)
+                           WHERE f.source_file = c.source_file AND f.order_id = c.order_id
+                             AND f.customer_id = c.customer_id AND f.opens_order)
            AS opens_order
 FROM promoted_copies c;
 

@@ -78,9 +78,9 @@ class Model:
     @property
     def facts(self) -> pd.DataFrame:
         """Every fact, sales and returns, with `opens_order`: the first sale line (by line) of
-        each order of each file, the line an order counts on."""
+        each order (order_id and customer) of each file, the line an order counts on."""
         facts = pd.concat(self.facts_by_file.values(), ignore_index=True)
-        first = facts[facts["is_sale"]].sort_values("line").drop_duplicates(["source_file", "order_id"])
+        first = facts[facts["is_sale"]].sort_values("line").drop_duplicates(["source_file", "customer_id", "order_id"])
         return facts.assign(opens_order=facts.index.isin(first.index))
 
     def dim_product(self) -> pd.DataFrame:
