@@ -3,7 +3,7 @@
 -- product and the best city, and net revenue of the last 30 days against the 30 days before (the
 -- period ends at the last day with sales or returns); then gross revenue, the returned amount,
 -- the return rate (returned amount / gross revenue) and the repeat-customer share (customers with
--- more than one order / customers with an order).
+-- more than one order / customers with an order), and the discounts the sales' totals exclude.
 -- A view over the summary views, each a few thousand rows at most, so it answers in milliseconds
 -- whatever the size of fact_sales.
 CREATE OR REPLACE VIEW analytics.executive_summary AS
@@ -12,6 +12,7 @@ WITH totals AS (
            sum(order_count)::bigint AS total_orders,
            sum(gross_revenue)::numeric(18, 2) AS gross_revenue,
            sum(returns_amount)::numeric(18, 2) AS returns_amount,
+           sum(discounts_amount)::numeric(18, 2) AS discounts_amount,
            max(full_date) AS period_end
     FROM analytics.vw_daily_sales_summary
 ),
@@ -52,7 +53,8 @@ SELECT t.total_revenue,
        t.gross_revenue,
        t.returns_amount,
        round(t.returns_amount / nullif(t.gross_revenue, 0), 4) AS return_rate,
-       round(c.repeat_customers::numeric / nullif(c.buying_customers, 0), 4) AS repeat_customer_share
+       round(c.repeat_customers::numeric / nullif(c.buying_customers, 0), 4) AS repeat_customer_share,
+       t.discounts_amount
 FROM totals t
 CROSS JOIN periods p
 CROSS JOIN customers c

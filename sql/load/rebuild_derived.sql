@@ -90,7 +90,7 @@ WHERE NOT EXISTS (SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer
 -- step: sales_daily
 INSERT INTO warehouse.agg_sales_daily (
     date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price,
-    order_count, return_count, return_quantity, return_amount
+    order_count, return_count, return_quantity, return_amount, discount_amount
 )
 SELECT date_key, product_id, payment_method,
        count(*) FILTER (WHERE transaction_type = 'sale'),
@@ -100,7 +100,8 @@ SELECT date_key, product_id, payment_method,
        count(*) FILTER (WHERE opens_order),
        count(*) FILTER (WHERE transaction_type = 'return'),
        coalesce(sum(quantity) FILTER (WHERE transaction_type = 'return'), 0),
-       coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0)
+       coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0),
+       coalesce(sum(discount_amount) FILTER (WHERE transaction_type = 'sale'), 0)
 FROM warehouse.fact_sales
 GROUP BY date_key, product_id, payment_method;
 

@@ -36,7 +36,7 @@ SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 -- step: old_facts
 CREATE TEMP TABLE old_facts ON COMMIT DROP AS
 SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method,
-       transaction_ts, transaction_type, opens_order
+       transaction_ts, transaction_type, opens_order, discount_amount
 FROM warehouse.fact_sales
 WHERE source_file = %(source_file)s;
 
@@ -59,7 +59,7 @@ WHERE s.reasons IS NULL;
 CREATE TEMP TABLE new_facts ON COMMIT DROP AS
 SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
        s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
-       s.product_name, s.order_id, s.transaction_type, s.original_transaction_id,
+       s.product_name, s.order_id, s.transaction_type, s.original_transaction_id, s.discount_amount,
        s.transaction_type = 'sale'
            AND row_number() OVER (PARTITION BY s.order_id, s.customer_id, s.transaction_type ORDER BY s.line_number) = 1
            AS opens_order
@@ -85,7 +85,8 @@ SELECT DISTINCT ON (q.transaction_id)
        q.raw_record ->> 'payment_method' AS payment_method,
        coalesce(q.raw_record ->> 'order_id', q.transaction_id) AS order_id,
        coalesce(q.raw_record ->> 'transaction_type', 'sale') AS transaction_type,
-       q.raw_record ->> 'original_transaction_id' AS original_transaction_id
+       q.raw_record ->> 'original_transaction_id' AS original_transaction_id,
+       coalesce((q.raw_record ->> 'discount_amount')::numeric(14, 2), 0) AS discount_amount
 FROM old_facts o
 JOIN warehouse.rejected_sales q
   ON q.transaction_id = o.transaction_id AND q.reasons = ARRAY['duplicate_transaction']
@@ -150,11 +151,11 @@ WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
     total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
-    source_file, source_line, source_line_count, loaded_at
+    discount_amount, source_file, source_line, source_line_count, loaded_at
 )
 SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
        total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
-       %(source_file)s, line_number, line_count, %(loaded_at)s
+       discount_amount, %(source_file)s, line_number, line_count, %(loaded_at)s
 FROM new_facts
 ORDER BY transaction_id;
 
@@ -162,11 +163,11 @@ ORDER BY transaction_id;
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
     total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
-    source_file, source_line, source_line_count, loaded_at
+    discount_amount, source_file, source_line, source_line_count, loaded_at
 )
 SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
        total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
-       source_file, line_number, line_count, %(loaded_at)s
+       discount_amount, source_file, line_number, line_count, %(loaded_at)s
 FROM promoted;
 
 -- step: quarantine_rejected
@@ -187,6 +188,7 @@ SELECT %(source_file)s, s.line_number, s.line_count, s.transaction_id, ARRAY['du
            'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
            'payment_method', s.payment_method, 'order_id', s.order_id,
            'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
+           'discount_amount', s.discount_amount,
            'first_loaded_from', h.source_file,
            'first_loaded_line', h.source_line),
        %(loaded_at)s
@@ -204,7 +206,7 @@ ON CONFLICT (product_id) DO NOTHING;
 -- step: sales_daily
 INSERT INTO warehouse.agg_sales_daily AS a (
     date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price,
-    order_count, return_count, return_quantity, return_amount
+    order_count, return_count, return_quantity, return_amount, discount_amount
 )
 SELECT date_key, product_id, payment_method,
        coalesce(sum(sign) FILTER (WHERE is_sale), 0),
@@ -214,18 +216,19 @@ SELECT date_key, product_id, payment_method,
        coalesce(sum(sign) FILTER (WHERE opens_order), 0),
        coalesce(sum(sign) FILTER (WHERE NOT is_sale), 0),
        coalesce(sum(sign * quantity) FILTER (WHERE NOT is_sale), 0),
-       coalesce(sum(sign * total_amount) FILTER (WHERE NOT is_sale), 0)
+       coalesce(sum(sign * total_amount) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(sign * discount_amount) FILTER (WHERE is_sale), 0)
 FROM (
     SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_amount, unit_price,
-           transaction_type = 'sale' AS is_sale, opens_order
+           transaction_type = 'sale' AS is_sale, opens_order, discount_amount
     FROM old_facts
     UNION ALL
     SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
-           transaction_type = 'sale', opens_order
+           transaction_type = 'sale', opens_order, discount_amount
     FROM new_facts
     UNION ALL
     SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
-           transaction_type = 'sale', opens_order
+           transaction_type = 'sale', opens_order, discount_amount
     FROM promoted
 ) c
 GROUP BY date_key, product_id, payment_method
@@ -237,7 +240,8 @@ ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
     order_count = a.order_count + EXCLUDED.order_count,
     return_count = a.return_count + EXCLUDED.return_count,
     return_quantity = a.return_quantity + EXCLUDED.return_quantity,
-    return_amount = a.return_amount + EXCLUDED.return_amount;
+    return_amount = a.return_amount + EXCLUDED.return_amount,
+    discount_amount = a.discount_amount + EXCLUDED.discount_amount;
 
 -- step: sales_daily_drop_empty
 -- Only the keys of the replaced facts can have dropped to zero.

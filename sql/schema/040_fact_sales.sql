@@ -3,7 +3,8 @@
 -- both; a return counts negative in every net measure, on the day of the return. order_id groups
 -- the lines of an order (a line of its own order has its transaction id); opens_order marks the
 -- first sale line of each order of a file, so that order counts add up over days, products and
--- files like every other sum (an order is the sale lines of one file that share its order_id and
+-- files like every other sum. discount_amount is what the line's total already excludes (the
+-- price before discounts is total_amount + discount_amount) (an order is the sale lines of one file that share its order_id and
 -- its customer: an export that gives one order number to several customers has an order each).
 -- Referential integrity is checked by the fact_sales_no_orphans asset check rather than by
 -- foreign keys: enforced foreign keys made a 1M-row insert four times slower.
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS warehouse.fact_sales (
     transaction_type  text NOT NULL DEFAULT 'sale',
     original_transaction_id text,     -- the sale a return takes back, when the source says
     opens_order       boolean NOT NULL DEFAULT true,
+    discount_amount   numeric(14, 2) NOT NULL DEFAULT 0,  -- taken off the line; total_amount is after it
     source_file       text NOT NULL,
     source_line       bigint NOT NULL,  -- first line of the row in source_file (1-based)
     source_line_count integer NOT NULL DEFAULT 1,  -- lines the row spans there
@@ -49,3 +51,4 @@ BEGIN
     END IF;
 END
 $$;
+ALTER TABLE warehouse.fact_sales ADD COLUMN IF NOT EXISTS discount_amount numeric(14, 2) NOT NULL DEFAULT 0;

@@ -1,6 +1,7 @@
 -- vw_product_sales_summary: one row per product with its sales totals; products never sold are
 -- included with zeros. total_revenue is net (sales minus returns), with gross_revenue and the
--- returns beside it; transaction_count and total_quantity count sales.
+-- returns beside it, and the discounts its sales' totals already exclude; transaction_count and
+-- total_quantity count sales.
 -- A view over agg_sales_daily (a few rows per product and day) rather than over fact_sales, so it
 -- answers in milliseconds at 10M facts. avg_unit_price is the mean unit price over the product's
 -- sales.
@@ -18,7 +19,8 @@ SELECT p.product_id,
        coalesce(s.total_revenue, 0)::numeric(18, 2) AS gross_revenue,
        coalesce(s.return_count, 0)::bigint AS return_count,
        coalesce(s.return_quantity, 0)::bigint AS return_quantity,
-       coalesce(s.return_amount, 0)::numeric(18, 2) AS returns_amount
+       coalesce(s.return_amount, 0)::numeric(18, 2) AS returns_amount,
+       coalesce(s.discount_amount, 0)::numeric(18, 2) AS discounts_amount
 FROM warehouse.dim_product p
 LEFT JOIN (
     SELECT product_id,
@@ -29,6 +31,7 @@ LEFT JOIN (
            sum(return_count) AS return_count,
            sum(return_quantity) AS return_quantity,
            sum(return_amount) AS return_amount,
+           sum(discount_amount) AS discount_amount,
            min(date_key) FILTER (WHERE transaction_count > 0) AS first_date_key,
            max(date_key) FILTER (WHERE transaction_count > 0) AS last_date_key
     FROM warehouse.agg_sales_daily

@@ -389,6 +389,9 @@ class SalesFileReader:
                 "order_id": kept(outcome.order_id),
                 "transaction_type": kept(outcome.transaction_type),
                 "original_transaction_id": kept_nonempty(contract["original_transaction_id"]),
+                "discount_amount": kept(
+                    pc.if_else(pc.equal(contract["discount_amount"], ""), "0", contract["discount_amount"])
+                ),
                 "reasons": pa.array(reasons_text, pa.string()),
                 "raw_record": pa.array(raw_records, pa.string()),
             },

@@ -78,5 +78,8 @@ def test_real_export_loads_through_its_layout(layout, realdata, landing, setting
     # The same figures in the analytics: net revenue, orders, customers with an order.
     net, total_orders = db.execute("SELECT total_revenue, total_orders FROM analytics.executive_summary").fetchone()
     assert (net, total_orders) == (expected.revenue, expected.orders)
+    if "discount" in expected.flags:  # gross, discount and net of a source that states discounts
+        discounts = db.execute("SELECT discounts_amount FROM analytics.executive_summary").fetchone()[0]
+        assert discounts == sum(expected.flags["discount"][expected.valid], Decimal(0))
     # The checks of the run passed: nothing lost, no orphan, amounts and dates consistent.
     assert all(e.passed for e in result.get_asset_check_evaluations())

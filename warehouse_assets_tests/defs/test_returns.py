@@ -1,7 +1,7 @@
 """Orders over several lines, returns and customers over many months, end to end through the jobs.
 
-Generated files in the standard header plus the optional order_id, transaction_type and
-original_transaction_id columns: orders of one to four lines, returns of part of an order (in the
+Generated files in the standard header plus the optional order_id, transaction_type,
+original_transaction_id and discount_amount columns: orders of one to four lines, returns of part of an order (in the
 same file or a later one, some larger than the sale, some naming a sale nobody loaded), customers
 buying again months later, and the return rows that are really bad. Every output is recomputed
 by the oracle with pandas from the files and compared with PostgreSQL to the cent; replacing a
@@ -23,7 +23,7 @@ from warehouse_assets_tests.support.jobs import load_file, load_files, refresh_p
 from warehouse_assets_tests.support.oracle import OUTPUT_KEYS, Model, assert_view_matches
 from warehouse_assets_tests.support.paths import HEADER
 
-COLUMNS = HEADER.split(",") + ["order_id", "transaction_type", "original_transaction_id"]
+COLUMNS = HEADER.split(",") + ["order_id", "transaction_type", "original_transaction_id", "discount_amount"]
 FILES = ("orders_2023.csv", "orders_2024.csv")
 PAYMENTS = ("cash", "paypal", "credit_card", "debit_card", "bank_transfer")
 
@@ -44,6 +44,7 @@ def generate(path: Path, seed: int, start: dt.date, months: int, prefix: str, ea
         payment = PAYMENTS[int(rng.integers(0, len(PAYMENTS)))]
         for n in range(int(rng.integers(1, 5))):
             quantity, unit = int(rng.integers(1, 6)), int(rng.integers(100, 9000))
+            discount = int(rng.integers(1, 500)) if rng.random() < 0.25 else 0
             rows.append(
                 {
                     "transaction_id": f"{prefix}-{o:04d}-{n}",
@@ -60,6 +61,7 @@ def generate(path: Path, seed: int, start: dt.date, months: int, prefix: str, ea
                     "order_id": f"{prefix}-ORDER-{o:04d}" if n or rng.random() < 0.8 else "",
                     "transaction_type": ("sale", "Sale", "")[n % 3],
                     "original_transaction_id": "",
+                    "discount_amount": money(discount) if discount else "",
                 }
             )
     sales = pd.DataFrame(rows)
@@ -83,6 +85,7 @@ def generate(path: Path, seed: int, start: dt.date, months: int, prefix: str, ea
                 "order_id": "",
                 "transaction_type": "return" if i % 5 else " RETURN ",
                 "original_transaction_id": r.transaction_id if i % 9 else f"{prefix}-NEVER-SOLD-{i}",
+                "discount_amount": "",
             }
         )
     frame = pd.concat([sales, pd.DataFrame(returns).drop(columns="Index")], ignore_index=True)
@@ -94,6 +97,7 @@ def generate(path: Path, seed: int, start: dt.date, months: int, prefix: str, ea
             | {"transaction_type": "return"},
             {**frame.iloc[1].to_dict(), "transaction_id": f"{prefix}-BAD-2", "transaction_type": "refund"},
             {**frame.iloc[2].to_dict(), "transaction_id": f"{prefix}-BAD-3", "original_transaction_id": "X-1"},
+            {**frame.iloc[3].to_dict(), "transaction_id": f"{prefix}-BAD-4", "discount_amount": "-1.00"},
         ]
     )
     frame = pd.concat([frame, bad], ignore_index=True)
@@ -149,6 +153,7 @@ def test_orders_and_returns_match_pandas_and_replacing_a_file_takes_its_returns_
         assert reasons[f"{prefix}-BAD-1"] == ["non_positive_quantity"]
         assert reasons[f"{prefix}-BAD-2"] == ["bad_transaction_type"]
         assert reasons[f"{prefix}-BAD-3"] == ["original_on_sale"]
+        assert reasons[f"{prefix}-BAD-4"] == ["negative_amount"]
     assert kinds == {"sale": int(facts["is_sale"].sum()), "return": len(returns)}
     checks = run_checks(defs, instance)
     assert all(e.passed for e in checks.values()), {k: e.metadata for k, e in checks.items() if not e.passed}

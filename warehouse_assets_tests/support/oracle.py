@@ -109,6 +109,7 @@ class Model:
             returned=facts["total_cents"].where(~sale, 0),
             orders=facts["opens_order"].astype(int),
             sale_date=facts["date"].where(sale, None),
+            discount=facts["discount_cents"].where(sale, 0),
         )
         return frame.groupby(by).agg(
             n=("sale_n", "sum"),
@@ -123,6 +124,7 @@ class Model:
             first=("sale_date", lambda d: min(d.dropna(), default=None)),
             last=("sale_date", lambda d: max(d.dropna(), default=None)),
             customers=("customer_id", "nunique"),
+            discounts=("discount", "sum"),
         )
 
     def vw_product_sales_summary(self) -> list[dict]:
@@ -145,6 +147,7 @@ class Model:
                     "return_count": 0 if s is None else int(s.returns),
                     "return_quantity": 0 if s is None else int(s.returned_qty),
                     "returns_amount": money(0 if s is None else int(s.returned)),
+                    "discounts_amount": money(0 if s is None else int(s.discounts)),
                 }
             )
         return out
@@ -167,6 +170,7 @@ class Model:
                 "gross_revenue": money(int(d.gross)),
                 "return_count": int(d.returns),
                 "returns_amount": money(int(d.returned)),
+                "discounts_amount": money(int(d.discounts)),
             }
             for day, d in days.iterrows()
         ]
@@ -361,6 +365,7 @@ class Model:
                 "returns_amount": money(returned),
                 "return_rate": ratio(returned, gross, 4),
                 "repeat_customer_share": ratio(sum(1 for n in customer_orders if n > 1), buying, 4),
+                "discounts_amount": money(int(facts["discount_cents"][facts["is_sale"]].sum())),
             }
         ]
 

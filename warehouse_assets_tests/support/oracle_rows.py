@@ -90,6 +90,9 @@ def parse_row(raw: dict[str, str], now: dt.datetime) -> dict | None:
     original = row.get("original_transaction_id", "")
     if kind not in ("sale", "return") or (kind == "sale" and original):
         return None
+    discount = row.get("discount_amount", "") or "0"
+    if not DECIMAL.match(discount) or cents(discount) < 0:
+        return None
     return {
         "transaction_id": row["transaction_id"],
         "ts": ts,
@@ -107,6 +110,7 @@ def parse_row(raw: dict[str, str], now: dt.datetime) -> dict | None:
         "is_sale": kind == "sale",
         # What the fact adds to net measures: a return counts negative.
         "net_cents": total if kind == "sale" else -total,
+        "discount_cents": cents(discount),
     }
 
 

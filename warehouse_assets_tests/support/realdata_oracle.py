@@ -176,6 +176,12 @@ def expected_superstore(raw: pd.DataFrame) -> Expected:
     mismatch = (total - unit * quantity).abs() > tolerance
     valid = ~mismatch & (quantity > 0)
     want = raw[valid]
+    # Documented: the price before discount is Sales / (1 - Discount) in cents; the discount is
+    # that minus the line total.
+    discount = pd.Series(
+        [cents(Decimal(v) / (1 - Decimal(d))) - t for v, d, t in zip(raw["Sales"], raw["Discount"], total)],
+        index=raw.index,
+    )
     return Expected(
         valid=valid,
         totals=total[valid],
@@ -183,7 +189,7 @@ def expected_superstore(raw: pd.DataFrame) -> Expected:
         orders=want.groupby(["Order ID", "Customer ID"]).ngroups,
         customers=want["Customer ID"].nunique(),
         quantity=quantity,
-        flags={"total": total, "unit": unit, "mismatch": mismatch},
+        flags={"total": total, "unit": unit, "mismatch": mismatch, "discount": discount},
     )
 
 

@@ -77,13 +77,15 @@ SALES_COLUMNS: tuple[str, ...] = (
     "order_id",
     "transaction_type",
     "original_transaction_id",
+    "discount_amount",
 )
 # country may be absent. product_name is not in the standard header: source layouts fill it from
 # exports that name products, so that products the warehouse has never seen get a real name.
 # order_id groups lines into an order (empty: the line is an order of its own); transaction_type
-# is sale (empty means sale) or return; original_transaction_id is the sale a return takes back.
+# is sale (empty means sale) or return; original_transaction_id is the sale a return takes back;
+# discount_amount is the money taken off the line, which total_amount already excludes (empty: 0).
 OPTIONAL_COLUMNS: frozenset[str] = frozenset(
-    {"country", "product_name", "order_id", "transaction_type", "original_transaction_id"}
+    {"country", "product_name", "order_id", "transaction_type", "original_transaction_id", "discount_amount"}
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in SALES_COLUMNS if c not in OPTIONAL_COLUMNS)
 # The header of a standard file, in its usual order (product_name and the order and return
@@ -127,6 +129,7 @@ _NUMBER_LIMITS: dict[str, tuple[str, int]] = {
     "quantity": (_INTEGER, INTEGER_MAX),
     "unit_price": (_DECIMAL, PRICE_MAX_CENTS),
     "total_amount": (_DECIMAL, AMOUNT_MAX_CENTS),
+    "discount_amount": (_DECIMAL, AMOUNT_MAX_CENTS),
 }
 DateParser = Callable[[pa.Array], pa.Array]
 
@@ -273,7 +276,7 @@ def validate_sales(
         magnitude = np.abs(value) if name in ("product_id", "quantity") else np.abs(cents(value))
         with np.errstate(invalid="ignore"):
             ok = shaped & (magnitude <= limit)
-        bad_number |= ~ok & ~empty[name]
+        bad_number |= ~ok & ~(empty[name] if name in empty else mask(pc.equal(text, "")))
         numbers[name] = np.where(ok, value, np.nan)
     masks[Reason.BAD_NUMBER] = bad_number
 
@@ -288,7 +291,7 @@ def validate_sales(
     unit_cents, total_cents = cents(numbers["unit_price"]), cents(numbers["total_amount"])
     with np.errstate(invalid="ignore"):
         masks[Reason.NON_POSITIVE_QUANTITY] = quantity <= 0
-        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0)
+        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0) | (cents(numbers["discount_amount"]) < 0)
         tolerance = np.maximum(AMOUNT_TOLERANCE_CENTS, quantity / 2) if unit_price_derived else AMOUNT_TOLERANCE_CENTS
         masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > tolerance
 
@@ -363,6 +366,7 @@ class SalesTransaction(BaseModel):
     order_id: str
     transaction_type: TransactionType = "sale"
     original_transaction_id: str | None = None
+    discount_amount: decimal.Decimal = Field(default=decimal.Decimal(0), ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -395,4 +399,5 @@ class SalesTransaction(BaseModel):
             "payment_method": outcome.payment_method[0].as_py(),
             "transaction_type": outcome.transaction_type[0].as_py(),
             "order_id": outcome.order_id[0].as_py(),
+            "discount_amount": decimal.Decimal(raw["discount_amount"] or 0),
         }

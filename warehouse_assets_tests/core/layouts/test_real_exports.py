@@ -106,7 +106,7 @@ def test_superstore_real_file(realdata: Path) -> None:
     assert s.noise_lines == 0
     assert s.rows_valid == valid.sum()
     assert dict(s.reasons) == ({"amount_mismatch": int(mismatch.sum())} if mismatch.any() else {})
-    assert "Discount" in s.extra_columns and "Row ID" not in s.extra_columns
+    assert "Discount" not in s.extra_columns and "Row ID" not in s.extra_columns
 
     got = valid_rows(out)
     assert set(got.index) == set(raw.index[valid])
@@ -118,6 +118,10 @@ def test_superstore_real_file(realdata: Path) -> None:
     assert got["customer_id"].nunique() == want["Customer ID"].nunique()
     assert revenue(got["total_amount"]) == total[valid].sum()
     assert (got["unit_price"].map(Decimal) == unit[valid]).all()
+    # The discount as money: gross (before it) = total + discount, net = total.
+    discount = e.flags["discount"][valid]
+    assert (discount > 0).sum() > 4000 and (discount >= 0).all()
+    assert (got["discount_amount"].map(Decimal) == discount).all()
     assert (got["country"] == want["Country/Region"]).all()
 
     # Day-first, two-digit years: "03/01/19" is 3 January 2019, not 1 March.
