@@ -1,5 +1,5 @@
 -- Rebuild every table derived from the facts (customer_file_stats, dim_customer, dim_date, the
--- daily summaries) from fact_sales itself, in one transaction. Loads keep them current by
+-- daily and monthly summaries) from fact_sales itself, in one transaction. Loads keep them current by
 -- adding and subtracting what each file changes; this is the repair for a warehouse whose facts
 -- were changed outside the pipeline (which the nightly whole-warehouse check reports). It reads
 -- every fact, so it costs what a full load costs. No parameters.
@@ -12,7 +12,7 @@ SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 
 -- step: clear
 TRUNCATE warehouse.customer_file_stats, warehouse.agg_sales_daily, warehouse.agg_customers_daily,
-    warehouse.agg_customers_monthly;
+    warehouse.agg_customers_monthly, warehouse.agg_cohorts_monthly;
 
 -- step: customer_stats
 INSERT INTO warehouse.customer_file_stats (
@@ -112,6 +112,16 @@ SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date
        count(*) FILTER (WHERE transaction_type = 'return'),
        sum(CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END)
 FROM warehouse.fact_sales
+GROUP BY 1, 2;
+
+-- step: cohorts_monthly
+INSERT INTO warehouse.agg_cohorts_monthly (cohort_month, month, members, customers, net_amount, buyer_net)
+SELECT date_trunc('month', c.first_purchase_date)::date, m.month, count(*),
+       count(*) FILTER (WHERE m.sale_count > 0), sum(m.net_amount),
+       coalesce(sum(m.net_amount) FILTER (WHERE m.sale_count > 0), 0)
+FROM warehouse.agg_customers_monthly m
+JOIN warehouse.dim_customer c ON c.customer_id = m.customer_id
+WHERE c.first_purchase_date IS NOT NULL
 GROUP BY 1, 2;
 
 -- step: customers_daily

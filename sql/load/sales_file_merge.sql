@@ -250,6 +250,21 @@ USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
 WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_method = k.payment_method
   AND a.transaction_count = 0 AND a.return_count = 0;
 
+-- step: touched_customers
+CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
+SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted;
+
+-- step: cohorts_before
+-- The cohort rows of the customers this load touches, as they are before it, taken out below.
+CREATE TEMP TABLE cohort_changes ON COMMIT DROP AS
+SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+       -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
+       -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
+FROM touched_customers t
+JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
+WHERE c.first_purchase_date IS NOT NULL;
+
 -- step: customers_monthly
 INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
 SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date,
@@ -467,6 +482,33 @@ WHERE d.customer_id = r.customer_id
         SELECT 1 FROM (
             SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = r.customer_id LIMIT 1
         ) x);
+
+-- step: cohorts_after
+-- ... and as they are after it (cohort from the customer's first sale now), put back.
+INSERT INTO cohort_changes
+SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+       1 AS members, 1 * (m.sale_count > 0)::integer AS customers, 1 * m.net_amount AS net_amount,
+       1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
+FROM touched_customers t
+JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
+WHERE c.first_purchase_date IS NOT NULL;
+
+-- step: cohorts_monthly
+INSERT INTO warehouse.agg_cohorts_monthly AS a (cohort_month, month, members, customers, net_amount, buyer_net)
+SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
+FROM cohort_changes
+GROUP BY cohort_month, month
+ON CONFLICT (cohort_month, month) DO UPDATE SET
+    members = a.members + EXCLUDED.members,
+    customers = a.customers + EXCLUDED.customers,
+    net_amount = a.net_amount + EXCLUDED.net_amount,
+    buyer_net = a.buyer_net + EXCLUDED.buyer_net;
+
+-- step: cohorts_monthly_drop_empty
+DELETE FROM warehouse.agg_cohorts_monthly a
+USING (SELECT DISTINCT cohort_month, month FROM cohort_changes) k
+WHERE a.cohort_month = k.cohort_month AND a.month = k.month AND a.members = 0;
 
 -- step: add_days
 -- dim_date has no gaps: the days of the new facts are added, and with them every day between

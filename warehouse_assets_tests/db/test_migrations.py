@@ -137,7 +137,7 @@ ALTER TABLE warehouse.customer_file_stats DROP COLUMN first_sale_ts, DROP COLUMN
     DROP COLUMN order_count, DROP COLUMN return_count, DROP COLUMN return_amount;
 ALTER TABLE warehouse.agg_sales_daily DROP COLUMN order_count, DROP COLUMN return_count,
     DROP COLUMN return_quantity, DROP COLUMN return_amount, DROP COLUMN discount_amount;
-DROP TABLE warehouse.agg_customers_monthly;
+DROP TABLE warehouse.agg_customers_monthly, warehouse.agg_cohorts_monthly;
 INSERT INTO warehouse.fact_sales (transaction_id, date_key, customer_id, product_id, transaction_ts, quantity,
     unit_price, total_amount, payment_method, source_file, source_line)
 VALUES ('T1', 20240105, 'C1', 1, '2024-01-05 10:00+00', 2, 5.00, 10.00, 'cash', 'a.csv', 2),
@@ -183,6 +183,12 @@ def test_a_warehouse_from_before_orders_and_returns_is_upgraded_in_place(empty_d
         ).fetchall() == [
             (dt.date(2024, 1, 1), 1, 0, Decimal("10.00")),
             (dt.date(2024, 2, 1), 1, 0, Decimal("7.50")),
+        ]
+        assert conn.execute(
+            "SELECT cohort_month, month, members, customers, net_amount FROM warehouse.agg_cohorts_monthly ORDER BY 2"
+        ).fetchall() == [
+            (dt.date(2024, 1, 1), dt.date(2024, 1, 1), 1, 1, Decimal("10.00")),
+            (dt.date(2024, 1, 1), dt.date(2024, 2, 1), 1, 1, Decimal("7.50")),
         ]
     # Applying again changes nothing.
     assert apply_schema(empty_database_url) == []

@@ -130,6 +130,7 @@ DERIVED = {
     "agg_sales_daily": "SELECT * FROM warehouse.agg_sales_daily ORDER BY 1, 2, 3",
     "agg_customers_daily": "SELECT * FROM warehouse.agg_customers_daily ORDER BY 1",
     "agg_customers_monthly": "SELECT * FROM warehouse.agg_customers_monthly ORDER BY 1, 2",
+    "agg_cohorts_monthly": "SELECT * FROM warehouse.agg_cohorts_monthly ORDER BY 1, 2",
 }
 
 
