@@ -177,7 +177,22 @@ def test_orders_and_returns_match_pandas_and_replacing_a_file_takes_its_returns_
         assert reasons[f"{prefix}-BAD-4"] == ["negative_amount"]
     assert kinds == {"sale": int(facts["is_sale"].sum()), "return": len(returns)}
     checks = run_checks(defs, instance)
+    warning = checks.pop("returns_match_sales")
     assert all(e.passed for e in checks.values()), {k: e.metadata for k, e in checks.items() if not e.passed}
+    # Returns naming a sale nobody loaded, or more units than it had: loaded, and warned about.
+    sold = facts[facts["is_sale"]].set_index("transaction_id")["quantity"]
+    named = pd.read_csv(landing / FILES[0], dtype=str, keep_default_na=False)
+    named = pd.concat([named, pd.read_csv(landing / FILES[1], dtype=str, keep_default_na=False)])
+    named = named.set_index("transaction_id")["original_transaction_id"]
+    originals = named.reindex(returns["transaction_id"])
+    unknown = ~originals.isin(sold.index)
+    larger = returns["quantity"].to_numpy() > sold.reindex(originals).fillna(float("inf")).to_numpy()
+    assert not warning.passed and warning.severity.value == "WARN"
+    assert (warning.metadata["original_unknown"].value, warning.metadata["more_than_sold"].value) == (
+        int(unknown.sum()),
+        int(larger.sum()),
+    )
+    assert unknown.sum() > 10 and larger.sum() > 5
     # The repair path recomputes from the facts exactly what the loads maintained file by file.
     maintained = derived(settings.database_url)
     rebuild_derived(Database(settings.database_url))
@@ -197,4 +212,7 @@ def test_orders_and_returns_match_pandas_and_replacing_a_file_takes_its_returns_
     assert unchanged == [], f"withdrawing returns changes every output; unchanged: {unchanged}"
     assert_all_outputs(settings.database_url, model)
     checks = run_checks(defs, instance)
+    # Every generated return names a sale: those left are the earlier file's.
+    left = int((~model.facts["is_sale"]).sum())
+    assert checks.pop("returns_match_sales").metadata["returns_checked"].value == left > 0
     assert all(e.passed for e in checks.values()), {k: e.metadata for k, e in checks.items() if not e.passed}
