@@ -5,6 +5,8 @@
 -- ties broken by customer_id, so the result is deterministic.
 -- Segments, first match wins: Champions (R>=4, F>=4, M>=4); Loyal (R>=3, F>=4); New (R>=4,
 -- F<=2); At risk (R<=2, F>=3); Hibernating (R<=2, F<=2); Needs attention (everyone else).
+-- Monetary is net lifetime value (sales minus returns); customers without a sale (only returns)
+-- have no recency and are left out.
 -- A view over vw_customer_lifetime_value (one row per customer).
 -- preview order: monetary DESC, customer_id
 CREATE OR REPLACE VIEW analytics.customer_rfm_segments AS
@@ -17,6 +19,7 @@ WITH base AS (
            v.total_orders AS frequency,
            v.lifetime_value AS monetary
     FROM analytics.vw_customer_lifetime_value v
+    WHERE v.total_orders > 0
 ),
 scored AS (
     SELECT b.*,

@@ -1,5 +1,5 @@
--- revenue_by_location: customers, orders and revenue per country and city, with each city's
--- share of all revenue. A customer's sales count where the customer lives now (dim_customer is
+-- revenue_by_location: customers, orders and net revenue (sales minus returns) per country and
+-- city, with each city's share of all revenue. A customer's sales count where the customer lives now (dim_customer is
 -- SCD1: the city of their latest transaction).
 -- A view over vw_customer_lifetime_value (one row per customer).
 -- preview order: total_revenue DESC, country, city

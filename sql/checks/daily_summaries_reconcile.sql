@@ -1,5 +1,7 @@
 -- The daily sales summary (agg_sales_daily), which the dashboards read, adds up to the ledger:
--- as many transactions and as much revenue as the ledger records as loaded over all files; and
+-- as many transactions (sales and returns) and as much net revenue (sales minus returns) as the
+-- ledger records as loaded over all files; the monthly customer summary (agg_customers_monthly)
+-- holds the same count and net revenue; and
 -- for the files of a run, the ledger's counts and amounts equal their facts. The summary and the
 -- ledger are written by the same load transactions from different statements, so drift in
 -- either shows here without reading every fact. Parameter source_files: a run's files, or NULL
@@ -9,8 +11,13 @@ WITH ledger AS (
     FROM warehouse.sales_files WHERE loaded_at IS NOT NULL
 ),
 summary AS (
-    SELECT coalesce(sum(transaction_count), 0) AS facts, coalesce(sum(total_revenue), 0) AS revenue
+    SELECT coalesce(sum(transaction_count + return_count), 0) AS facts,
+           coalesce(sum(total_revenue - return_amount), 0) AS revenue
     FROM warehouse.agg_sales_daily
+),
+monthly AS (
+    SELECT coalesce(sum(sale_count + return_count), 0) AS facts, coalesce(sum(net_amount), 0) AS revenue
+    FROM warehouse.agg_customers_monthly
 ),
 files AS (
     SELECT s.source_file, s.rows_loaded, s.amount_loaded
@@ -20,7 +27,8 @@ files AS (
 ),
 per_file AS (
     SELECT l.source_file,
-           l.rows_loaded IS DISTINCT FROM count(f.transaction_id) OR l.amount_loaded IS DISTINCT FROM coalesce(sum(f.total_amount), 0) AS off
+           l.rows_loaded IS DISTINCT FROM count(f.transaction_id) OR l.amount_loaded IS DISTINCT FROM
+               coalesce(sum(CASE WHEN f.transaction_type = 'return' THEN -f.total_amount ELSE f.total_amount END), 0) AS off
     FROM files l
     LEFT JOIN warehouse.fact_sales f ON f.source_file = l.source_file
     GROUP BY l.source_file, l.rows_loaded, l.amount_loaded
@@ -28,7 +36,9 @@ per_file AS (
 SELECT (SELECT count(*) FROM files) AS files_checked,
        (SELECT facts FROM summary) AS summary_transactions,
        (SELECT facts FROM ledger) AS ledger_transactions,
-       ((SELECT facts FROM summary) <> (SELECT facts FROM ledger))::integer AS transactions_mismatch,
-       ((SELECT revenue FROM summary) <> (SELECT revenue FROM ledger))::integer AS revenue_mismatch,
+       ((SELECT facts FROM summary) <> (SELECT facts FROM ledger)
+        OR (SELECT facts FROM monthly) <> (SELECT facts FROM ledger))::integer AS transactions_mismatch,
+       ((SELECT revenue FROM summary) <> (SELECT revenue FROM ledger)
+        OR (SELECT revenue FROM monthly) <> (SELECT revenue FROM ledger))::integer AS revenue_mismatch,
        (SELECT count(*) FROM per_file WHERE off) AS files_not_matching_ledger,
        (SELECT array_agg(source_file ORDER BY source_file) FROM (SELECT source_file FROM per_file WHERE off ORDER BY source_file LIMIT 20) e) AS examples;

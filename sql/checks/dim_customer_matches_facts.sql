@@ -1,7 +1,7 @@
 -- Each customer's totals and purchase dates in dim_customer equal what fact_sales says:
--- lifetime_value = sum of total_amount, total_orders = number of facts, total_quantity = sum of
--- quantity, first and last purchase
--- dates = the first and last transaction day, first <= last; every customer with facts is in
+-- lifetime_value = sales minus returns (gross_sales and returns_amount each as well, and
+-- return_count), total_orders = distinct (file, order_id) of the sales, total_quantity = quantity
+-- sold, first and last purchase dates = the first and last sale day, first <= last; every customer with facts is in
 -- dim_customer and every customer in dim_customer has facts. Parameter source_files: the customers of a run's files, or NULL for all.
 WITH scope AS (
     SELECT DISTINCT customer_id FROM warehouse.fact_sales
@@ -11,11 +11,13 @@ WITH scope AS (
 ),
 facts AS (
     SELECT f.customer_id,
-           count(*) AS orders,
-           sum(f.quantity) AS quantity,
-           sum(f.total_amount) AS revenue,
-           min(f.transaction_ts AT TIME ZONE 'UTC')::date AS first_day,
-           max(f.transaction_ts AT TIME ZONE 'UTC')::date AS last_day
+           count(DISTINCT (f.source_file, f.order_id)) FILTER (WHERE f.transaction_type = 'sale') AS orders,
+           coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
+           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'sale'), 0) AS gross,
+           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'return'), 0) AS returned,
+           count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
+           (min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS first_day,
+           (max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS last_day
     FROM warehouse.fact_sales f
     WHERE %(source_files)s::text[] IS NULL OR f.customer_id IN (SELECT customer_id FROM scope)
     GROUP BY f.customer_id
@@ -24,7 +26,9 @@ compared AS (
     SELECT s.customer_id,
            d.customer_id IS NULL AS missing_in_dim,
            f.customer_id IS NULL AS without_facts,
-           d.lifetime_value IS DISTINCT FROM f.revenue AS ltv_mismatch,
+           (d.lifetime_value IS DISTINCT FROM f.gross - f.returned OR d.gross_sales IS DISTINCT FROM f.gross
+            OR d.returns_amount IS DISTINCT FROM f.returned OR d.return_count IS DISTINCT FROM f.returns)
+               AS ltv_mismatch,
            (d.total_orders IS DISTINCT FROM f.orders OR d.total_quantity IS DISTINCT FROM f.quantity)
                AS orders_mismatch,
            (d.first_purchase_date IS DISTINCT FROM f.first_day OR d.last_purchase_date IS DISTINCT FROM f.last_day)

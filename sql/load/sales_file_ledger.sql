@@ -9,7 +9,8 @@ INSERT INTO warehouse.sales_files AS s (
     %(source_file)s, %(fingerprint)s, %(layout)s, %(layout_version)s, %(unit_price_derived)s,
     %(size_bytes)s, %(lines_read)s, %(records_read)s,
     (SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %(source_file)s),
-    (SELECT coalesce(sum(total_amount), 0) FROM warehouse.fact_sales WHERE source_file = %(source_file)s),
+    (SELECT coalesce(sum(CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END), 0)
+       FROM warehouse.fact_sales WHERE source_file = %(source_file)s),
     %(rows_rejected)s,
     (SELECT count(*) FROM warehouse.rejected_sales
       WHERE source_file = %(source_file)s AND reasons = ARRAY['duplicate_transaction'] AND raw_record ? 'first_loaded_from'),

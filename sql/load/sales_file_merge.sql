@@ -6,6 +6,10 @@
 -- the file, not the size of the warehouse.
 -- Parameters: source_file, loaded_at.
 --
+-- Returns are facts like sales (positive amounts, transaction_type = 'return'): every net
+-- measure subtracts them. An order is the sale lines of this file that share an order_id and a
+-- customer; its first line opens it (opens_order), which is what order counts add up.
+--
 -- Duplicates: a transaction id already held by another file keeps its first load, and this
 -- file's row is quarantined as duplicate_transaction (repeats within the file were rejected by
 -- the reader). When this file used to hold an id and holds it no more, the earliest copy another
@@ -31,7 +35,8 @@ SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 
 -- step: old_facts
 CREATE TEMP TABLE old_facts ON COMMIT DROP AS
-SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method
+SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method,
+       transaction_ts, transaction_type, opens_order, discount_amount
 FROM warehouse.fact_sales
 WHERE source_file = %(source_file)s;
 
@@ -54,13 +59,16 @@ WHERE s.reasons IS NULL;
 CREATE TEMP TABLE new_facts ON COMMIT DROP AS
 SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
        s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
-       s.product_name
+       s.product_name, s.order_id, s.transaction_type, s.original_transaction_id, s.discount_amount,
+       s.transaction_type = 'sale'
+           AND row_number() OVER (PARTITION BY s.order_id, s.customer_id, s.transaction_type ORDER BY s.line_number) = 1
+           AS opens_order
 FROM staged_sales s
 WHERE s.reasons IS NULL
   AND NOT EXISTS (SELECT 1 FROM held_elsewhere h WHERE h.line_number = s.line_number);
 
--- step: promoted
-CREATE TEMP TABLE promoted ON COMMIT DROP AS
+-- step: promoted_copies
+CREATE TEMP TABLE promoted_copies ON COMMIT DROP AS
 SELECT DISTINCT ON (q.transaction_id)
        q.source_file, q.line_number, q.line_count, q.transaction_id,
        to_char(((q.raw_record ->> 'transaction_date')::timestamptz) AT TIME ZONE 'UTC', 'YYYYMMDD')::integer AS date_key,
@@ -74,7 +82,11 @@ SELECT DISTINCT ON (q.transaction_id)
        (q.raw_record ->> 'quantity')::integer AS quantity,
        (q.raw_record ->> 'unit_price')::numeric(12, 2) AS unit_price,
        (q.raw_record ->> 'total_amount')::numeric(14, 2) AS total_amount,
-       q.raw_record ->> 'payment_method' AS payment_method
+       q.raw_record ->> 'payment_method' AS payment_method,
+       coalesce(q.raw_record ->> 'order_id', q.transaction_id) AS order_id,
+       coalesce(q.raw_record ->> 'transaction_type', 'sale') AS transaction_type,
+       q.raw_record ->> 'original_transaction_id' AS original_transaction_id,
+       coalesce((q.raw_record ->> 'discount_amount')::numeric(14, 2), 0) AS discount_amount
 FROM old_facts o
 JOIN warehouse.rejected_sales q
   ON q.transaction_id = o.transaction_id AND q.reasons = ARRAY['duplicate_transaction']
@@ -83,6 +95,20 @@ WHERE q.source_file <> %(source_file)s
   AND q.raw_record ? 'first_loaded_from'
   AND NOT EXISTS (SELECT 1 FROM new_facts n WHERE n.transaction_id = o.transaction_id)
 ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
+
+-- step: promoted
+-- A promoted sale opens its order in the file that held the copy unless a fact of that file
+-- already does.
+CREATE TEMP TABLE promoted ON COMMIT DROP AS
+SELECT c.*,
+       c.transaction_type = 'sale'
+           AND row_number() OVER (
+                   PARTITION BY c.source_file, c.order_id, c.customer_id, c.transaction_type ORDER BY c.line_number) = 1
+           AND NOT EXISTS (SELECT 1 FROM warehouse.fact_sales f
+                           WHERE f.source_file = c.source_file AND f.order_id = c.order_id
+                             AND f.customer_id = c.customer_id AND f.opens_order)
+           AS opens_order
+FROM promoted_copies c;
 
 -- step: analyze_changes
 -- (skipped for a small file, as analyze_staged)
@@ -124,20 +150,24 @@ WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
 -- In key order, so that the primary key's index is filled from left to right.
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
-    total_amount, payment_method, source_file, source_line, source_line_count, loaded_at
+    total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
+    discount_amount, source_file, source_line, source_line_count, loaded_at
 )
 SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
-       total_amount, payment_method, %(source_file)s, line_number, line_count, %(loaded_at)s
+       total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
+       discount_amount, %(source_file)s, line_number, line_count, %(loaded_at)s
 FROM new_facts
 ORDER BY transaction_id;
 
 -- step: insert_promoted
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
-    total_amount, payment_method, source_file, source_line, source_line_count, loaded_at
+    total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
+    discount_amount, source_file, source_line, source_line_count, loaded_at
 )
 SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
-       total_amount, payment_method, source_file, line_number, line_count, %(loaded_at)s
+       total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
+       discount_amount, source_file, line_number, line_count, %(loaded_at)s
 FROM promoted;
 
 -- step: quarantine_rejected
@@ -156,7 +186,10 @@ SELECT %(source_file)s, s.line_number, s.line_count, s.transaction_id, ARRAY['du
            'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
            'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
            'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
-           'payment_method', s.payment_method, 'first_loaded_from', h.source_file,
+           'payment_method', s.payment_method, 'order_id', s.order_id,
+           'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
+           'discount_amount', s.discount_amount,
+           'first_loaded_from', h.source_file,
            'first_loaded_line', h.source_line),
        %(loaded_at)s
 FROM staged_sales s
@@ -172,30 +205,88 @@ ON CONFLICT (product_id) DO NOTHING;
 
 -- step: sales_daily
 INSERT INTO warehouse.agg_sales_daily AS a (
-    date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price
+    date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price,
+    order_count, return_count, return_quantity, return_amount, discount_amount
 )
-SELECT date_key, product_id, payment_method, sum(sign), sum(sign * quantity), sum(sign * total_amount),
-       sum(sign * unit_price)
+SELECT date_key, product_id, payment_method,
+       coalesce(sum(sign) FILTER (WHERE is_sale), 0),
+       coalesce(sum(sign * quantity) FILTER (WHERE is_sale), 0),
+       coalesce(sum(sign * total_amount) FILTER (WHERE is_sale), 0),
+       coalesce(sum(sign * unit_price) FILTER (WHERE is_sale), 0),
+       coalesce(sum(sign) FILTER (WHERE opens_order), 0),
+       coalesce(sum(sign) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(sign * quantity) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(sign * total_amount) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(sign * discount_amount) FILTER (WHERE is_sale), 0)
 FROM (
-    SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM old_facts
+    SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_amount, unit_price,
+           transaction_type = 'sale' AS is_sale, opens_order, discount_amount
+    FROM old_facts
     UNION ALL
-    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM new_facts
+    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
+           transaction_type = 'sale', opens_order, discount_amount
+    FROM new_facts
     UNION ALL
-    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price FROM promoted
+    SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
+           transaction_type = 'sale', opens_order, discount_amount
+    FROM promoted
 ) c
 GROUP BY date_key, product_id, payment_method
 ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
     transaction_count = a.transaction_count + EXCLUDED.transaction_count,
     total_quantity = a.total_quantity + EXCLUDED.total_quantity,
     total_revenue = a.total_revenue + EXCLUDED.total_revenue,
-    sum_unit_price = a.sum_unit_price + EXCLUDED.sum_unit_price;
+    sum_unit_price = a.sum_unit_price + EXCLUDED.sum_unit_price,
+    order_count = a.order_count + EXCLUDED.order_count,
+    return_count = a.return_count + EXCLUDED.return_count,
+    return_quantity = a.return_quantity + EXCLUDED.return_quantity,
+    return_amount = a.return_amount + EXCLUDED.return_amount,
+    discount_amount = a.discount_amount + EXCLUDED.discount_amount;
 
 -- step: sales_daily_drop_empty
 -- Only the keys of the replaced facts can have dropped to zero.
 DELETE FROM warehouse.agg_sales_daily a
 USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
 WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_method = k.payment_method
-  AND a.transaction_count = 0;
+  AND a.transaction_count = 0 AND a.return_count = 0;
+
+-- step: touched_customers
+CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
+SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted;
+
+-- step: cohorts_before
+-- The cohort rows of the customers this load touches, as they are before it, taken out below.
+CREATE TEMP TABLE cohort_changes ON COMMIT DROP AS
+SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+       -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
+       -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
+FROM touched_customers t
+JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
+WHERE c.first_purchase_date IS NOT NULL;
+
+-- step: customers_monthly
+INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
+SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date,
+       coalesce(sum(sign) FILTER (WHERE transaction_type = 'sale'), 0),
+       coalesce(sum(sign) FILTER (WHERE transaction_type = 'return'), 0),
+       sum(sign * CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END)
+FROM (
+    SELECT -1 AS sign, customer_id, transaction_ts, transaction_type, total_amount FROM old_facts
+    UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM new_facts
+    UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM promoted
+) c
+GROUP BY 1, 2
+ON CONFLICT (customer_id, month) DO UPDATE SET
+    sale_count = a.sale_count + EXCLUDED.sale_count,
+    return_count = a.return_count + EXCLUDED.return_count,
+    net_amount = a.net_amount + EXCLUDED.net_amount;
+
+-- step: customers_monthly_drop_empty
+DELETE FROM warehouse.agg_customers_monthly a
+USING (SELECT DISTINCT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month
+       FROM old_facts) k
+WHERE a.customer_id = k.customer_id AND a.month = k.month AND a.sale_count = 0 AND a.return_count = 0;
 
 -- step: customers_daily
 INSERT INTO warehouse.agg_customers_daily AS a (date_key, unique_customers)
@@ -213,11 +304,17 @@ DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
 -- step: file_customers
 -- This file's contribution per customer: its totals, and the attributes of its latest row.
 CREATE TEMP TABLE file_customers ON COMMIT DROP AS
-SELECT a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
-       l.customer_name, l.city, l.country
+SELECT a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
+       a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
 FROM (
     SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
-           sum(quantity) AS quantity, sum(total_amount) AS amount
+           coalesce(sum(quantity) FILTER (WHERE transaction_type = 'sale'), 0) AS quantity,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'sale'), 0) AS amount,
+           min(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS first_sale_ts,
+           max(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS last_sale_ts,
+           count(*) FILTER (WHERE opens_order) AS orders,
+           count(*) FILTER (WHERE transaction_type = 'return') AS returns,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0) AS returned
     FROM new_facts
     GROUP BY customer_id
 ) a
@@ -230,22 +327,30 @@ JOIN (
 -- step: customer_stats
 INSERT INTO warehouse.customer_file_stats (
     customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
-    customer_name, city, country
+    first_sale_ts, last_sale_ts, order_count, return_count, return_amount, customer_name, city, country
 )
-SELECT customer_id, %(source_file)s, first_ts, last_ts, transactions, quantity, amount, customer_name, city, country
+SELECT customer_id, %(source_file)s, first_ts, last_ts, transactions, quantity, amount, first_sale_ts,
+       last_sale_ts, orders, returns, returned, customer_name, city, country
 FROM file_customers;
 
 -- step: promoted_customer_stats
 -- A promoted fact belongs to the file that held the copy: that file's stats grow by it.
 INSERT INTO warehouse.customer_file_stats AS c (
     customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
-    customer_name, city, country
+    first_sale_ts, last_sale_ts, order_count, return_count, return_amount, customer_name, city, country
 )
 SELECT a.customer_id, a.source_file, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount,
-       l.customer_name, l.city, l.country
+       a.first_sale_ts, a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
 FROM (
     SELECT customer_id, source_file, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts,
-           count(*) AS transactions, sum(quantity) AS quantity, sum(total_amount) AS amount
+           count(*) AS transactions,
+           coalesce(sum(quantity) FILTER (WHERE transaction_type = 'sale'), 0) AS quantity,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'sale'), 0) AS amount,
+           min(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS first_sale_ts,
+           max(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS last_sale_ts,
+           count(*) FILTER (WHERE opens_order) AS orders,
+           count(*) FILTER (WHERE transaction_type = 'return') AS returns,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0) AS returned
     FROM promoted
     GROUP BY customer_id, source_file
 ) a
@@ -260,6 +365,11 @@ ON CONFLICT (customer_id, source_file) DO UPDATE SET
     transaction_count = c.transaction_count + EXCLUDED.transaction_count,
     total_quantity = c.total_quantity + EXCLUDED.total_quantity,
     total_amount = c.total_amount + EXCLUDED.total_amount,
+    first_sale_ts = least(c.first_sale_ts, EXCLUDED.first_sale_ts),
+    last_sale_ts = greatest(c.last_sale_ts, EXCLUDED.last_sale_ts),
+    order_count = c.order_count + EXCLUDED.order_count,
+    return_count = c.return_count + EXCLUDED.return_count,
+    return_amount = c.return_amount + EXCLUDED.return_amount,
     customer_name = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.customer_name ELSE c.customer_name END,
     city = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.city ELSE c.city END,
     country = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.country ELSE c.country END;
@@ -278,17 +388,22 @@ UNION SELECT customer_id FROM promoted;
 -- SCD1: a customer whose values did not change keeps its updated_at.
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
-    total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file, updated_at
+    total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
+    attributes_ts, attributes_file, updated_at
 )
-SELECT t.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.transactions,
-       a.quantity, a.amount, l.last_ts, l.source_file, %(loaded_at)s
+SELECT t.customer_id, l.customer_name, l.city, l.country, a.first_day, a.last_day, a.orders,
+       a.quantity, a.amount - a.returned, a.amount, a.returned, a.returns, l.last_ts, l.source_file,
+       %(loaded_at)s
 FROM recomputed_customers t
 CROSS JOIN LATERAL (
-    SELECT min(s.first_ts AT TIME ZONE 'UTC')::date AS first_day,
-           max(s.last_ts AT TIME ZONE 'UTC')::date AS last_day,
+    SELECT min(s.first_sale_ts AT TIME ZONE 'UTC')::date AS first_day,
+           max(s.last_sale_ts AT TIME ZONE 'UTC')::date AS last_day,
            sum(s.transaction_count) AS transactions,
+           sum(s.order_count) AS orders,
            sum(s.total_quantity) AS quantity,
-           sum(s.total_amount) AS amount
+           sum(s.total_amount) AS amount,
+           sum(s.return_count) AS returns,
+           sum(s.return_amount) AS returned
     FROM warehouse.customer_file_stats s
     WHERE s.customer_id = t.customer_id
 ) a
@@ -309,15 +424,20 @@ ON CONFLICT (customer_id) DO UPDATE SET
     total_orders = EXCLUDED.total_orders,
     total_quantity = EXCLUDED.total_quantity,
     lifetime_value = EXCLUDED.lifetime_value,
+    gross_sales = EXCLUDED.gross_sales,
+    returns_amount = EXCLUDED.returns_amount,
+    return_count = EXCLUDED.return_count,
     attributes_ts = EXCLUDED.attributes_ts,
     attributes_file = EXCLUDED.attributes_file,
     updated_at = EXCLUDED.updated_at
 WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchase_date,
-       d.total_orders, d.total_quantity, d.lifetime_value, d.attributes_ts, d.attributes_file)
+       d.total_orders, d.total_quantity, d.lifetime_value, d.gross_sales, d.returns_amount,
+       d.return_count, d.attributes_ts, d.attributes_file)
       IS DISTINCT FROM
       (EXCLUDED.customer_name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.first_purchase_date,
        EXCLUDED.last_purchase_date, EXCLUDED.total_orders, EXCLUDED.total_quantity,
-       EXCLUDED.lifetime_value, EXCLUDED.attributes_ts, EXCLUDED.attributes_file);
+       EXCLUDED.lifetime_value, EXCLUDED.gross_sales, EXCLUDED.returns_amount, EXCLUDED.return_count,
+       EXCLUDED.attributes_ts, EXCLUDED.attributes_file);
 
 -- step: customers_added
 -- Everyone else this file names gains its sales: totals add up, the purchase dates widen, and the
@@ -325,17 +445,21 @@ WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchas
 -- (the same order customers_recomputed takes: latest row, then file name).
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
-    total_orders, total_quantity, lifetime_value, attributes_ts, attributes_file, updated_at
+    total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
+    attributes_ts, attributes_file, updated_at
 )
-SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_ts AT TIME ZONE 'UTC')::date,
-       (f.last_ts AT TIME ZONE 'UTC')::date, f.transactions, f.quantity, f.amount, f.last_ts,
-       %(source_file)s, %(loaded_at)s
+SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TIME ZONE 'UTC')::date,
+       (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
+       f.returned, f.returns, f.last_ts, %(source_file)s, %(loaded_at)s
 FROM file_customers f
 WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
 ON CONFLICT (customer_id) DO UPDATE SET
     total_orders = d.total_orders + EXCLUDED.total_orders,
     total_quantity = d.total_quantity + EXCLUDED.total_quantity,
     lifetime_value = d.lifetime_value + EXCLUDED.lifetime_value,
+    gross_sales = d.gross_sales + EXCLUDED.gross_sales,
+    returns_amount = d.returns_amount + EXCLUDED.returns_amount,
+    return_count = d.return_count + EXCLUDED.return_count,
     first_purchase_date = least(d.first_purchase_date, EXCLUDED.first_purchase_date),
     last_purchase_date = greatest(d.last_purchase_date, EXCLUDED.last_purchase_date),
     customer_name = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
@@ -359,6 +483,33 @@ WHERE d.customer_id = r.customer_id
             SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = r.customer_id LIMIT 1
         ) x);
 
+-- step: cohorts_after
+-- ... and as they are after it (cohort from the customer's first sale now), put back.
+INSERT INTO cohort_changes
+SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+       1 AS members, 1 * (m.sale_count > 0)::integer AS customers, 1 * m.net_amount AS net_amount,
+       1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
+FROM touched_customers t
+JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
+WHERE c.first_purchase_date IS NOT NULL;
+
+-- step: cohorts_monthly
+INSERT INTO warehouse.agg_cohorts_monthly AS a (cohort_month, month, members, customers, net_amount, buyer_net)
+SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
+FROM cohort_changes
+GROUP BY cohort_month, month
+ON CONFLICT (cohort_month, month) DO UPDATE SET
+    members = a.members + EXCLUDED.members,
+    customers = a.customers + EXCLUDED.customers,
+    net_amount = a.net_amount + EXCLUDED.net_amount,
+    buyer_net = a.buyer_net + EXCLUDED.buyer_net;
+
+-- step: cohorts_monthly_drop_empty
+DELETE FROM warehouse.agg_cohorts_monthly a
+USING (SELECT DISTINCT cohort_month, month FROM cohort_changes) k
+WHERE a.cohort_month = k.cohort_month AND a.month = k.month AND a.members = 0;
+
 -- step: add_days
 -- dim_date has no gaps: the days of the new facts are added, and with them every day between
 -- them and the range already covered. Only days outside that range can be missing, so the cost
@@ -379,5 +530,7 @@ ON CONFLICT (date_key) DO NOTHING;
 UPDATE warehouse.sales_files l
 SET rows_loaded = l.rows_loaded + p.n, rows_duplicate = l.rows_duplicate - p.n,
     amount_loaded = l.amount_loaded + p.amount
-FROM (SELECT source_file, count(*) AS n, sum(total_amount) AS amount FROM promoted GROUP BY source_file) p
+FROM (SELECT source_file, count(*) AS n,
+             sum(CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END) AS amount
+      FROM promoted GROUP BY source_file) p
 WHERE l.source_file = p.source_file;

@@ -20,6 +20,10 @@ CREATE TEMP TABLE staged_sales (
     unit_price     numeric(12, 2),
     total_amount   numeric(14, 2),
     payment_method text,
+    order_id       text,              -- the transaction id when the row names no order
+    transaction_type text,            -- sale or return
+    original_transaction_id text,     -- the sale a return takes back, when it says
+    discount_amount numeric(14, 2),   -- taken off the line; total_amount is after it
     reasons        text[],            -- NULL for a valid row
     raw_record     jsonb              -- only for rejected rows
 ) ON COMMIT DROP

@@ -1,4 +1,11 @@
 -- fact_sales: one row per sales transaction (transaction grain), replaced per file.
+-- A transaction is a sale or a return (transaction_type). Quantities and amounts are positive in
+-- both; a return counts negative in every net measure, on the day of the return. order_id groups
+-- the lines of an order (a line of its own order has its transaction id); opens_order marks the
+-- first sale line of each order of a file, so that order counts add up over days, products and
+-- files like every other sum. discount_amount is what the line's total already excludes (the
+-- price before discounts is total_amount + discount_amount) (an order is the sale lines of one file that share its order_id and
+-- its customer: an export that gives one order number to several customers has an order each).
 -- Referential integrity is checked by the fact_sales_no_orphans asset check rather than by
 -- foreign keys: enforced foreign keys made a 1M-row insert four times slower.
 -- Two indexes besides the key, each because a statement needs it: source_file to find a file's
@@ -17,6 +24,11 @@ CREATE TABLE IF NOT EXISTS warehouse.fact_sales (
     unit_price        numeric(12, 2) NOT NULL,
     total_amount      numeric(14, 2) NOT NULL,
     payment_method    text NOT NULL,
+    order_id          text NOT NULL,
+    transaction_type  text NOT NULL DEFAULT 'sale',
+    original_transaction_id text,     -- the sale a return takes back, when the source says
+    opens_order       boolean NOT NULL DEFAULT true,
+    discount_amount   numeric(14, 2) NOT NULL DEFAULT 0,  -- taken off the line; total_amount is after it
     source_file       text NOT NULL,
     source_line       bigint NOT NULL,  -- first line of the row in source_file (1-based)
     source_line_count integer NOT NULL DEFAULT 1,  -- lines the row spans there
@@ -24,3 +36,19 @@ CREATE TABLE IF NOT EXISTS warehouse.fact_sales (
 );
 CREATE INDEX IF NOT EXISTS fact_sales_source_file_idx ON warehouse.fact_sales (source_file);
 CREATE INDEX IF NOT EXISTS fact_sales_customer_day_idx ON warehouse.fact_sales (customer_id, date_key);
+-- A warehouse from before orders and returns: every fact was a sale and a line of its own order.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = 'warehouse' AND table_name = 'fact_sales' AND column_name = 'order_id') THEN
+        ALTER TABLE warehouse.fact_sales
+            ADD COLUMN order_id text,
+            ADD COLUMN transaction_type text NOT NULL DEFAULT 'sale',
+            ADD COLUMN original_transaction_id text,
+            ADD COLUMN opens_order boolean NOT NULL DEFAULT true;
+        UPDATE warehouse.fact_sales SET order_id = transaction_id;
+        ALTER TABLE warehouse.fact_sales ALTER COLUMN order_id SET NOT NULL;
+    END IF;
+END
+$$;
+ALTER TABLE warehouse.fact_sales ADD COLUMN IF NOT EXISTS discount_amount numeric(14, 2) NOT NULL DEFAULT 0;

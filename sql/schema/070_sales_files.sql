@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS warehouse.sales_files (
     lines_read         bigint,
     records_read       bigint,
     rows_loaded        bigint,
-    amount_loaded      numeric(18, 2),   -- sum of total_amount over the loaded facts
+    amount_loaded      numeric(18, 2),   -- net amount of the loaded facts: sales minus returns
     rows_rejected      bigint,           -- rows that broke the contract
     rows_duplicate     bigint,           -- valid rows whose id another file holds
     noise_lines        bigint,

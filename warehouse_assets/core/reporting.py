@@ -18,7 +18,7 @@ from warehouse_assets.core.charts import PALETTE, compact_revenue_markdown, mone
 
 _MONEY = {"total_revenue", "avg_order_value", "last_30_days_revenue", "previous_30_days_revenue"}
 _FIGURES = (
-    ("total_revenue", "Revenue"),
+    ("total_revenue", "Net revenue"),
     ("total_orders", "Orders"),
     ("total_customers", "Customers"),
     ("avg_order_value", "Average order value"),
@@ -27,7 +27,10 @@ _FIGURES = (
     ("last_30_days_revenue", "Revenue, last 30 days"),
     ("previous_30_days_revenue", "Revenue, previous 30 days"),
     ("growth_vs_previous_period", "Growth vs previous 30 days"),
+    ("return_rate", "Return rate"),
+    ("repeat_customer_share", "Repeat customers"),
 )
+_SHARES = frozenset({"return_rate", "repeat_customer_share"})
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Summary:
                 text = "n/a"
             elif key == "growth_vs_previous_period":
                 text = f"{float(value) * 100:+.1f} %"
+            elif key in _SHARES:
+                text = f"{float(value) * 100:.1f} %"
             elif key == "best_city":
                 text = f"{value}, {self.figures.get('best_city_country') or ''}".rstrip(", ")
             elif key in _MONEY:

@@ -35,6 +35,7 @@ from warehouse_assets.core.contract.sales import (
     SeenIds,
     mask,
     normalise_header,
+    returns_from_negative_quantities,
     validate_sales,
 )
 from warehouse_assets.core.csv_records import CsvFileError, CsvRecordReader, Dialect, LineProblem, RecordBlock
@@ -325,6 +326,8 @@ class SalesFileReader:
             empty = pa.repeat(pa.scalar("", pa.string()), n)
             contract = {c: cells[self.positions[c]] if c in self.positions else empty for c in SALES_COLUMNS}
             layout_reasons = {}
+        if self.layout and self.layout.negative_quantities_are_returns:
+            contract = returns_from_negative_quantities(contract)
         outcome = validate_sales(
             contract,
             load_time=self.load_time,
@@ -383,6 +386,12 @@ class SalesFileReader:
                 "unit_price": kept(contract["unit_price"]),
                 "total_amount": kept(contract["total_amount"]),
                 "payment_method": kept(outcome.payment_method),
+                "order_id": kept(outcome.order_id),
+                "transaction_type": kept(outcome.transaction_type),
+                "original_transaction_id": kept_nonempty(contract["original_transaction_id"]),
+                "discount_amount": kept(
+                    pc.if_else(pc.equal(contract["discount_amount"], ""), "0", contract["discount_amount"])
+                ),
                 "reasons": pa.array(reasons_text, pa.string()),
                 "raw_record": pa.array(raw_records, pa.string()),
             },

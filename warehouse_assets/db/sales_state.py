@@ -37,4 +37,6 @@ def derived_state(db: Database) -> dict[str, dict[str, Any]]:
         },
         "agg_sales_daily": {"dagster/row_count": int(s["agg_sales_daily_rows"])},
         "agg_customers_daily": {"dagster/row_count": int(s["agg_customers_daily_rows"])},
+        "agg_customers_monthly": {"dagster/row_count": int(s["agg_customers_monthly_rows"])},
+        "agg_cohorts_monthly": {"dagster/row_count": int(s["agg_cohorts_monthly_rows"])},
     }

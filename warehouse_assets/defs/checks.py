@@ -1,6 +1,6 @@
 """Asset checks: orphans, amounts, date consistency, reconciliation, the dimensions and summaries.
 
-All have ERROR severity and are blocking. In a run that loads sales files they look at those
+All but one have ERROR severity and are blocking; returns_match_sales only warns. In a run that loads sales files they look at those
 files' rows only, so checking costs what loading costs; run on their own (`warehouse check`, the
 nightly schedule, the checks job in the UI) they look at the whole warehouse. A failing check
 fails its run; the checks on the tables the views read (dim_customer, dim_date, dim_product,
@@ -28,10 +28,14 @@ class CountingCheck:
     asset: str
     failures: tuple[str, ...]
     checked: str
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
 
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
-            self.name, asset=self.asset, blocking=True, description=sqlfiles.header(f"checks/{self.name}.sql")
+            self.name,
+            asset=self.asset,
+            blocking=self.severity == dg.AssetCheckSeverity.ERROR,
+            description=sqlfiles.header(f"checks/{self.name}.sql"),
         )
 
     def evaluate(self, rows: list[dict[str, Any]], scope: Sequence[str] | None) -> dg.AssetCheckResult:
@@ -41,7 +45,7 @@ class CountingCheck:
             asset_key=self.asset,
             check_name=self.name,
             passed=not any(failures.values()),
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=self.severity,
             metadata={
                 "scope": dg.MetadataValue.text(_scope_text(scope)),
                 self.checked: dg.MetadataValue.int(int(row[self.checked])),
@@ -68,6 +72,13 @@ SALES_COUNTING = (
         "facts_checked",
     ),
     CountingCheck("fact_sales_dates_consistent", "fact_sales", ("date_key_mismatch", "in_future"), "facts_checked"),
+    CountingCheck(
+        "returns_match_sales",
+        "fact_sales",
+        ("original_unknown", "more_than_sold"),
+        "returns_checked",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
     CountingCheck(
         "dim_customer_matches_facts",
         "dim_customer",

@@ -2,7 +2,7 @@
 and one run loads any number of them.
 
 One step (`load_sales_files`) materializes both partitioned assets and the tables derived from
-the facts (dim_customer, dim_date, agg_sales_daily, agg_customers_daily): each file is staged and
+the facts (dim_customer, dim_date, agg_sales_daily, agg_customers_daily, agg_customers_monthly, agg_cohorts_monthly): each file is staged and
 merged in a transaction of its own (`db.sales_load`), which also keeps the derived tables current,
 so a run of a hundred files costs the steps of one run plus the work of each file. A file that
 fails (a bad header, a layout error, anything) fails alone: the others commit, the run reports
@@ -38,12 +38,24 @@ from warehouse_assets.defs.resources import WarehouseResource
 
 SALES_FILES = dg.DynamicPartitionsDefinition(name="sales_files")
 RAW_SALES, FACT_SALES = dg.AssetKey("raw_sales"), dg.AssetKey("fact_sales")
-DERIVED = tuple(dg.AssetKey(k) for k in ("dim_customer", "dim_date", "agg_sales_daily", "agg_customers_daily"))
+DERIVED = tuple(
+    dg.AssetKey(k)
+    for k in (
+        "dim_customer",
+        "dim_date",
+        "agg_sales_daily",
+        "agg_customers_daily",
+        "agg_customers_monthly",
+        "agg_cohorts_monthly",
+    )
+)
 DERIVED_TABLES = {
     "dim_customer": "schema/020_dim_customer.sql",
     "dim_date": "schema/030_dim_date.sql",
     "agg_sales_daily": "schema/110_agg_sales_daily.sql",
     "agg_customers_daily": "schema/120_agg_customers_daily.sql",
+    "agg_customers_monthly": "schema/125_agg_customers_monthly.sql",
+    "agg_cohorts_monthly": "schema/126_agg_cohorts_monthly.sql",
 }
 
 

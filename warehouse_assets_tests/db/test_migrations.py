@@ -4,6 +4,9 @@ rely on, refuses a database from the earlier release, and the staged row declare
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -123,3 +126,69 @@ def test_the_staged_row_is_the_shape_the_reader_builds(warehouse_url):
         "date": pa.date32(),
     }
     assert [arrow_for[kind] for _, kind in columns] == STAGED_SCHEMA.types
+
+
+# The shape of a warehouse from before orders, returns and discounts, as far as they changed it.
+BEFORE_ORDERS = """
+ALTER TABLE warehouse.fact_sales DROP COLUMN order_id, DROP COLUMN transaction_type,
+    DROP COLUMN original_transaction_id, DROP COLUMN opens_order, DROP COLUMN discount_amount;
+ALTER TABLE warehouse.dim_customer DROP COLUMN gross_sales, DROP COLUMN returns_amount, DROP COLUMN return_count;
+ALTER TABLE warehouse.customer_file_stats DROP COLUMN first_sale_ts, DROP COLUMN last_sale_ts,
+    DROP COLUMN order_count, DROP COLUMN return_count, DROP COLUMN return_amount;
+ALTER TABLE warehouse.agg_sales_daily DROP COLUMN order_count, DROP COLUMN return_count,
+    DROP COLUMN return_quantity, DROP COLUMN return_amount, DROP COLUMN discount_amount;
+DROP TABLE warehouse.agg_customers_monthly, warehouse.agg_cohorts_monthly;
+INSERT INTO warehouse.fact_sales (transaction_id, date_key, customer_id, product_id, transaction_ts, quantity,
+    unit_price, total_amount, payment_method, source_file, source_line)
+VALUES ('T1', 20240105, 'C1', 1, '2024-01-05 10:00+00', 2, 5.00, 10.00, 'cash', 'a.csv', 2),
+       ('T2', 20240210, 'C1', 1, '2024-02-10 10:00+00', 1, 7.50, 7.50, 'cash', 'a.csv', 3);
+INSERT INTO warehouse.customer_file_stats (customer_id, source_file, first_ts, last_ts, transaction_count,
+    total_quantity, total_amount)
+VALUES ('C1', 'a.csv', '2024-01-05 10:00+00', '2024-02-10 10:00+00', 2, 3, 17.50);
+INSERT INTO warehouse.dim_customer (customer_id, first_purchase_date, last_purchase_date, total_orders,
+    total_quantity, lifetime_value, attributes_ts, attributes_file)
+VALUES ('C1', '2024-01-05', '2024-02-10', 2, 3, 17.50, '2024-02-10 10:00+00', 'a.csv');
+INSERT INTO warehouse.agg_sales_daily (date_key, product_id, payment_method, transaction_count, total_quantity,
+    total_revenue, sum_unit_price)
+VALUES (20240105, 1, 'cash', 1, 2, 10.00, 5.00), (20240210, 1, 'cash', 1, 1, 7.50, 7.50);
+DELETE FROM warehouse.schema_history;
+"""
+
+
+def test_a_warehouse_from_before_orders_and_returns_is_upgraded_in_place(empty_database_url):
+    """Every fact was a sale and an order of its own: the new columns say so, and the monthly
+    customer summary is filled from the facts once."""
+    apply_schema(empty_database_url)
+    with connect(empty_database_url) as conn:
+        conn.execute(BEFORE_ORDERS)
+    apply_schema(empty_database_url)
+    with connect(empty_database_url) as conn:
+        assert conn.execute(
+            "SELECT transaction_id, order_id, transaction_type, opens_order, discount_amount "
+            "FROM warehouse.fact_sales ORDER BY 1"
+        ).fetchall() == [("T1", "T1", "sale", True, 0), ("T2", "T2", "sale", True, 0)]
+        assert conn.execute(
+            "SELECT total_orders, lifetime_value, gross_sales, returns_amount, return_count FROM warehouse.dim_customer"
+        ).fetchone() == (2, 17.50, 17.50, 0, 0)
+        assert conn.execute(
+            "SELECT first_sale_ts = first_ts AND last_sale_ts = last_ts, order_count, return_count "
+            "FROM warehouse.customer_file_stats"
+        ).fetchone() == (True, 2, 0)
+        assert conn.execute("SELECT sum(order_count), sum(return_count) FROM warehouse.agg_sales_daily").fetchone() == (
+            2,
+            0,
+        )
+        assert conn.execute(
+            "SELECT month, sale_count, return_count, net_amount FROM warehouse.agg_customers_monthly ORDER BY 1"
+        ).fetchall() == [
+            (dt.date(2024, 1, 1), 1, 0, Decimal("10.00")),
+            (dt.date(2024, 2, 1), 1, 0, Decimal("7.50")),
+        ]
+        assert conn.execute(
+            "SELECT cohort_month, month, members, customers, net_amount FROM warehouse.agg_cohorts_monthly ORDER BY 2"
+        ).fetchall() == [
+            (dt.date(2024, 1, 1), dt.date(2024, 1, 1), 1, 1, Decimal("10.00")),
+            (dt.date(2024, 1, 1), dt.date(2024, 2, 1), 1, 1, Decimal("7.50")),
+        ]
+    # Applying again changes nothing.
+    assert apply_schema(empty_database_url) == []

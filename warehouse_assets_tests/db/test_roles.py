@@ -184,8 +184,15 @@ def test_reader_reads_every_analytics_object_and_nothing_of_the_warehouse(loaded
         assert "vw_customer_lifetime_value" in updatable
         for name in updatable:
             view = sql.Identifier("analytics", name)
-            denied(conn, sql.SQL("INSERT INTO {} (customer_id) VALUES ('intruder')").format(view))
-            denied(conn, sql.SQL("UPDATE {} SET customer_name = 'intruder'").format(view))
+            column = sql.Identifier(
+                db.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' "
+                    "AND table_name = %s AND is_updatable = 'YES' ORDER BY ordinal_position LIMIT 1",
+                    (name,),
+                ).fetchone()[0]
+            )
+            denied(conn, sql.SQL("INSERT INTO {} DEFAULT VALUES").format(view))
+            denied(conn, sql.SQL("UPDATE {} SET {} = {}").format(view, column, column))
             denied(conn, sql.SQL("DELETE FROM {}").format(view))
         for name in objects:
             assert not conn.execute(

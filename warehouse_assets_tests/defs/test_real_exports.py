@@ -66,12 +66,20 @@ def test_real_export_loads_through_its_layout(layout, realdata, landing, setting
     # What loaded, against pandas on the raw file with the layout's documented rules.
     lines = {r[0] for r in db.execute("SELECT source_line FROM warehouse.fact_sales WHERE source_file = %s", (key,))}
     assert lines == {int(n) for n in expected.valid[expected.valid].index}
-    orders, customers, revenue = db.execute(
-        "SELECT count(DISTINCT split_part(transaction_id, ':', 2)), count(DISTINCT customer_id), sum(total_amount) "
-        "FROM warehouse.fact_sales WHERE source_file = %s",
+    orders, customers, revenue, returns = db.execute(
+        "SELECT count(DISTINCT (order_id, customer_id)) FILTER (WHERE transaction_type = 'sale'), "
+        "count(DISTINCT customer_id), "
+        "sum(CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END), "
+        "count(*) FILTER (WHERE transaction_type = 'return') FROM warehouse.fact_sales WHERE source_file = %s",
         (key,),
     ).fetchone()
-    assert (orders, customers) == (expected.orders, expected.customers)
+    assert (orders, customers, returns) == (expected.orders, expected.customers, int(expected.is_return.sum()))
     assert revenue == expected.revenue and isinstance(revenue, Decimal)
+    # The same figures in the analytics: net revenue, orders, customers with an order.
+    net, total_orders = db.execute("SELECT total_revenue, total_orders FROM analytics.executive_summary").fetchone()
+    assert (net, total_orders) == (expected.revenue, expected.orders)
+    if "discount" in expected.flags:  # gross, discount and net of a source that states discounts
+        discounts = db.execute("SELECT discounts_amount FROM analytics.executive_summary").fetchone()[0]
+        assert discounts == sum(expected.flags["discount"][expected.valid], Decimal(0))
     # The checks of the run passed: nothing lost, no orphan, amounts and dates consistent.
     assert all(e.passed for e in result.get_asset_check_evaluations())

@@ -340,7 +340,7 @@ def expected_figures(model: Model) -> dict[str, str]:
     """The report's figures as a reader sees them, from the model."""
     s = model.executive_summary()[0]
     return {
-        "Revenue": f"${s['total_revenue']:,.2f}",
+        "Net revenue": f"${s['total_revenue']:,.2f}",
         "Orders": f"{s['total_orders']:,}",
         "Customers": f"{s['total_customers']:,}",
         "Average order value": f"${s['avg_order_value']:,.2f}",
@@ -349,6 +349,8 @@ def expected_figures(model: Model) -> dict[str, str]:
         "Revenue, last 30 days": f"${s['last_30_days_revenue']:,.2f}",
         "Revenue, previous 30 days": f"${s['previous_30_days_revenue']:,.2f}",
         "Growth vs previous 30 days": f"{float(s['growth_vs_previous_period']) * 100:+.1f} %",
+        "Return rate": f"{float(s['return_rate']) * 100:.1f} %",
+        "Repeat customers": f"{float(s['repeat_customer_share']) * 100:.1f} %",
     }
 
 

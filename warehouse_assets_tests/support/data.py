@@ -11,11 +11,13 @@ from warehouse_assets_tests.support.paths import HEADER
 # Every table a sales load writes, in a stable order, for before/after comparisons.
 TABLES = {
     "fact_sales": "SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price, "
-    "total_amount, payment_method, source_file, source_line, source_line_count FROM warehouse.fact_sales ORDER BY transaction_id",
+    "total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order, discount_amount, "
+    "source_file, source_line, source_line_count FROM warehouse.fact_sales ORDER BY transaction_id",
     "rejected_sales": "SELECT source_file, line_number, line_count, transaction_id, reasons, raw_record "
     "FROM warehouse.rejected_sales ORDER BY source_file, line_number",
     "dim_customer": "SELECT customer_id, customer_name, city, country, first_purchase_date, last_purchase_date, "
-    "total_orders, total_quantity, lifetime_value FROM warehouse.dim_customer ORDER BY customer_id",
+    "total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count "
+    "FROM warehouse.dim_customer ORDER BY customer_id",
     "customer_file_stats": "SELECT * FROM warehouse.customer_file_stats ORDER BY customer_id, source_file",
     "dim_date": "SELECT * FROM warehouse.dim_date ORDER BY date_key",
     "dim_product": "SELECT product_id, product_name, is_inferred FROM warehouse.dim_product ORDER BY product_id",
@@ -23,6 +25,8 @@ TABLES = {
     "rows_duplicate, noise_lines FROM warehouse.sales_files ORDER BY source_file",
     "agg_sales_daily": "SELECT * FROM warehouse.agg_sales_daily ORDER BY 1, 2, 3",
     "agg_customers_daily": "SELECT * FROM warehouse.agg_customers_daily ORDER BY 1",
+    "agg_customers_monthly": "SELECT * FROM warehouse.agg_customers_monthly ORDER BY 1, 2",
+    "agg_cohorts_monthly": "SELECT * FROM warehouse.agg_cohorts_monthly ORDER BY 1, 2",
 }
 
 

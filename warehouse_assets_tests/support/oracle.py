@@ -9,114 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
-CENT = Decimal("0.01")
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-PAYMENT_METHODS = {"credit_card", "debit_card", "paypal", "bank_transfer", "cash"}
-REQUIRED = (
-    "transaction_id",
-    "transaction_date",
-    "customer_id",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "total_amount",
-    "payment_method",
-)
-INTEGER = re.compile(r"^[+-]?\d+$")
-DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from warehouse_assets_tests.support import cohort_oracle
+from warehouse_assets_tests.support.oracle_rows import DAY_NAMES, cents, growth, money, ratio, valid_rows
 
-
-def cents(text: str) -> int:
-    """An amount rounded to the cent, half away from zero, in whole cents."""
-    return int(Decimal(text).quantize(CENT, rounding=ROUND_HALF_UP) * 100)
-
-
-def money(value_cents: int) -> Decimal:
-    return Decimal(value_cents).scaleb(-2)
-
-
-def ratio(numerator, denominator, places: int) -> Decimal | None:
-    """round(numerator / denominator, places) as PostgreSQL rounds numeric; None for / 0."""
-    if denominator == 0:
-        return None
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-
-
-def growth(current, previous, places: int = 4) -> Decimal | None:
-    if previous is None or previous == 0:
-        return None
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return (Decimal(current) / Decimal(previous) - 1).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-
-
-def parse_row(raw: dict[str, str], now: dt.datetime) -> dict | None:
-    """The row's typed values if it passes every field rule (duplicates aside), else None."""
-    row = {k: (v or "").strip() for k, v in raw.items()}
-    if any(row[c] == "" for c in REQUIRED):
-        return None
-    try:
-        ts = dt.datetime.fromisoformat(row["transaction_date"])
-    except ValueError:
-        return None
-    ts = ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
-    if ts > now or ts < EARLIEST:
-        return None
-    if not (
-        INTEGER.match(row["product_id"])
-        and INTEGER.match(row["quantity"])
-        and DECIMAL.match(row["unit_price"])
-        and DECIMAL.match(row["total_amount"])
-    ):
-        return None
-    quantity, unit, total = (
-        int(row["quantity"]),
-        cents(row["unit_price"]),
-        cents(row["total_amount"]),
-    )
-    if quantity <= 0 or unit < 0 or total < 0 or abs(total - quantity * unit) > 1:
-        return None
-    payment = re.sub(r"[\s\-]+", "_", row["payment_method"].lower())
-    if payment not in PAYMENT_METHODS:
-        return None
-    return {
-        "transaction_id": row["transaction_id"],
-        "ts": ts,
-        "date": ts.date(),
-        "customer_id": row["customer_id"],
-        "customer_name": row["customer_name"] or None,
-        "city": row["city"] or None,
-        "country": row["country"] or None,
-        "product_id": int(row["product_id"]),
-        "quantity": quantity,
-        "unit_cents": unit,
-        "total_cents": total,
-        "payment_method": payment,
-    }
-
-
-def valid_rows(path: Path, key: str, now: dt.datetime) -> pd.DataFrame:
-    """The rows of a file that pass every rule within the file: a repeat of the id of an earlier
-    row that passes is a duplicate (a repeat of a rejected row's id is not)."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    rows, seen = [], set()
-    for line, record in enumerate(raw.to_dict("records"), start=2):
-        tid = record["transaction_id"].strip()
-        parsed = parse_row(record, now)
-        if parsed is not None and tid not in seen:
-            seen.add(tid)
-            rows.append({**parsed, "source_file": key, "line": line})
-    return pd.DataFrame(rows)
+__all__ = ["OUTPUT_KEYS", "Model", "assert_view_matches", "cents", "valid_rows"]
 
 
 @dataclass
@@ -175,7 +77,11 @@ class Model:
 
     @property
     def facts(self) -> pd.DataFrame:
-        return pd.concat(self.facts_by_file.values(), ignore_index=True)
+        """Every fact, sales and returns, with `opens_order`: the first sale line (by line) of
+        each order (order_id and customer) of each file, the line an order counts on."""
+        facts = pd.concat(self.facts_by_file.values(), ignore_index=True)
+        first = facts[facts["is_sale"]].sort_values("line").drop_duplicates(["source_file", "customer_id", "order_id"])
+        return facts.assign(opens_order=facts.index.isin(first.index))
 
     def dim_product(self) -> pd.DataFrame:
         inferred = pd.DataFrame(
@@ -189,15 +95,40 @@ class Model:
 
     # ------------------------------------------------------------------ the views
 
-    def vw_product_sales_summary(self) -> list[dict]:
-        sales = self.facts.groupby("product_id").agg(
-            n=("transaction_id", "size"),
-            qty=("quantity", "sum"),
-            revenue=("total_cents", "sum"),
-            unit=("unit_cents", "sum"),
-            first=("date", "min"),
-            last=("date", "max"),
+    @staticmethod
+    def measures(facts: pd.DataFrame, by) -> pd.DataFrame:
+        """Per group: sales lines, quantity sold, unit prices of sales, gross, returns, net, orders."""
+        sale = facts["is_sale"]
+        frame = facts.assign(
+            sale_n=sale.astype(int),
+            sale_qty=facts["quantity"].where(sale, 0),
+            sale_unit=facts["unit_cents"].where(sale, 0),
+            gross=facts["total_cents"].where(sale, 0),
+            ret_n=(~sale).astype(int),
+            ret_qty=facts["quantity"].where(~sale, 0),
+            returned=facts["total_cents"].where(~sale, 0),
+            orders=facts["opens_order"].astype(int),
+            sale_date=facts["date"].where(sale, None),
+            discount=facts["discount_cents"].where(sale, 0),
         )
+        return frame.groupby(by).agg(
+            n=("sale_n", "sum"),
+            qty=("sale_qty", "sum"),
+            unit=("sale_unit", "sum"),
+            gross=("gross", "sum"),
+            returns=("ret_n", "sum"),
+            returned_qty=("ret_qty", "sum"),
+            returned=("returned", "sum"),
+            net=("net_cents", "sum"),
+            orders=("orders", "sum"),
+            first=("sale_date", lambda d: min(d.dropna(), default=None)),
+            last=("sale_date", lambda d: max(d.dropna(), default=None)),
+            customers=("customer_id", "nunique"),
+            discounts=("discount", "sum"),
+        )
+
+    def vw_product_sales_summary(self) -> list[dict]:
+        sales = self.measures(self.facts, "product_id")
         out = []
         for p in self.dim_product().itertuples():
             s = sales.loc[p.product_id] if p.product_id in sales.index else None
@@ -208,21 +139,21 @@ class Model:
                     "category": p.category,
                     "transaction_count": 0 if s is None else int(s.n),
                     "total_quantity": 0 if s is None else int(s.qty),
-                    "total_revenue": money(0 if s is None else int(s.revenue)),
+                    "total_revenue": money(0 if s is None else int(s.net)),
                     "avg_unit_price": None if s is None else ratio(int(s.unit), int(s.n) * 100, 2),
                     "first_sale_date": None if s is None else s["first"],
                     "last_sale_date": None if s is None else s["last"],
+                    "gross_revenue": money(0 if s is None else int(s.gross)),
+                    "return_count": 0 if s is None else int(s.returns),
+                    "return_quantity": 0 if s is None else int(s.returned_qty),
+                    "returns_amount": money(0 if s is None else int(s.returned)),
+                    "discounts_amount": money(0 if s is None else int(s.discounts)),
                 }
             )
         return out
 
     def vw_daily_sales_summary(self) -> list[dict]:
-        days = self.facts.groupby("date").agg(
-            n=("transaction_id", "size"),
-            qty=("quantity", "sum"),
-            revenue=("total_cents", "sum"),
-            customers=("customer_id", "nunique"),
-        )
+        days = self.measures(self.facts, "date")
         return [
             {
                 "full_date": day,
@@ -232,9 +163,14 @@ class Model:
                 "day_name": DAY_NAMES[day.weekday()],
                 "transaction_count": int(d.n),
                 "total_quantity": int(d.qty),
-                "total_revenue": money(int(d.revenue)),
+                "total_revenue": money(int(d.net)),
                 "unique_customers": int(d.customers),
-                "avg_order_value": ratio(int(d.revenue), int(d.n) * 100, 2),
+                "avg_order_value": ratio(int(d.net), int(d.orders) * 100, 2),
+                "order_count": int(d.orders),
+                "gross_revenue": money(int(d.gross)),
+                "return_count": int(d.returns),
+                "returns_amount": money(int(d.returned)),
+                "discounts_amount": money(int(d.discounts)),
             }
             for day, d in days.iterrows()
         ]
@@ -244,26 +180,23 @@ class Model:
         latest = (
             facts.sort_values(["ts", "source_file", "line"]).groupby("customer_id").tail(1).set_index("customer_id")
         )
-        totals = facts.groupby("customer_id").agg(
-            n=("transaction_id", "size"),
-            qty=("quantity", "sum"),
-            revenue=("total_cents", "sum"),
-            first=("date", "min"),
-            last=("date", "max"),
-        )
+        totals = self.measures(facts, "customer_id")
         return [
             {
                 "customer_id": cid,
                 "customer_name": latest.at[cid, "customer_name"],
                 "city": latest.at[cid, "city"],
                 "country": latest.at[cid, "country"],
-                "total_orders": int(t.n),
+                "total_orders": int(t.orders),
                 "total_quantity": int(t.qty),
-                "lifetime_value": money(int(t.revenue)),
-                "avg_order_value": ratio(int(t.revenue), int(t.n) * 100, 2),
+                "lifetime_value": money(int(t.net)),
+                "avg_order_value": ratio(int(t.net), int(t.orders) * 100, 2),
                 "first_purchase_date": t["first"],
                 "last_purchase_date": t["last"],
-                "customer_tenure_days": (t["last"] - t["first"]).days,
+                "customer_tenure_days": None if t["first"] is None else (t["last"] - t["first"]).days,
+                "gross_sales": money(int(t.gross)),
+                "returns_amount": money(int(t.returned)),
+                "return_count": int(t.returns),
             }
             for cid, t in totals.iterrows()
         ]
@@ -298,7 +231,7 @@ class Model:
         ]
 
     def customer_rfm_segments(self) -> list[dict]:
-        customers = self.vw_customer_lifetime_value()
+        customers = [c for c in self.vw_customer_lifetime_value() if c["total_orders"] > 0]
         last_day = max(c["last_purchase_date"] for c in customers)
         base = [
             {
@@ -332,10 +265,8 @@ class Model:
 
     def sales_trends_monthly(self) -> list[dict]:
         facts = self.facts.assign(month=lambda f: [dt.date(d.year, d.month, 1) for d in f["date"]])
-        months = facts.groupby("month").agg(
-            n=("transaction_id", "size"), qty=("quantity", "sum"), revenue=("total_cents", "sum")
-        )
-        revenue = {m: int(v) for m, v in months["revenue"].items()}
+        months = self.measures(facts, "month")
+        revenue = {m: int(v) for m, v in months["net"].items()}
         out = []
         for month, row in months.iterrows():
             prev = dt.date(month.year - (month.month == 1), 12 if month.month == 1 else month.month - 1, 1)
@@ -347,11 +278,14 @@ class Model:
                     "month": month.month,
                     "transaction_count": int(row.n),
                     "total_quantity": int(row.qty),
-                    "total_revenue": money(int(row.revenue)),
+                    "total_revenue": money(int(row.net)),
                     "previous_month_revenue": money(revenue[prev]) if prev in revenue else None,
-                    "mom_growth": growth(int(row.revenue), revenue.get(prev)),
+                    "mom_growth": growth(int(row.net), revenue.get(prev)),
                     "same_month_last_year_revenue": money(revenue[last_year]) if last_year in revenue else None,
-                    "yoy_growth": growth(int(row.revenue), revenue.get(last_year)),
+                    "yoy_growth": growth(int(row.net), revenue.get(last_year)),
+                    "order_count": int(row.orders),
+                    "gross_revenue": money(int(row.gross)),
+                    "returns_amount": money(int(row.returned)),
                 }
             )
         return out
@@ -381,16 +315,19 @@ class Model:
 
     def payment_method_mix(self) -> list[dict]:
         facts = self.facts
-        groups = facts.groupby("payment_method").agg(n=("transaction_id", "size"), revenue=("total_cents", "sum"))
-        n_all, revenue_all = len(facts), int(facts["total_cents"].sum())
+        groups = self.measures(facts, "payment_method")
+        n_all, net_all = int(facts["is_sale"].sum()), int(facts["net_cents"].sum())
         return [
             {
                 "payment_method": method,
                 "transaction_count": int(g.n),
-                "total_revenue": money(int(g.revenue)),
+                "total_revenue": money(int(g.net)),
                 "share_of_transactions": ratio(int(g.n), n_all, 4),
-                "share_of_revenue": ratio(int(g.revenue), revenue_all, 4),
-                "avg_order_value": ratio(int(g.revenue), int(g.n) * 100, 2),
+                "share_of_revenue": ratio(int(g.net), net_all, 4),
+                "avg_order_value": ratio(int(g.net), int(g.orders) * 100, 2),
+                "order_count": int(g.orders),
+                "gross_revenue": money(int(g.gross)),
+                "returns_amount": money(int(g.returned)),
             }
             for method, g in groups.iterrows()
         ]
@@ -399,12 +336,16 @@ class Model:
         facts = self.facts
         period_end = max(facts["date"])
         days_back = [(period_end - d).days for d in facts["date"]]
-        current = int(facts["total_cents"][[0 <= b < 30 for b in days_back]].sum())
-        previous = int(facts["total_cents"][[30 <= b < 60 for b in days_back]].sum())
+        current = int(facts["net_cents"][[0 <= b < 30 for b in days_back]].sum())
+        previous = int(facts["net_cents"][[30 <= b < 60 for b in days_back]].sum())
         products = [p for p in self.vw_product_sales_summary() if p["transaction_count"] > 0]
         best_product = min(products, key=lambda p: (-p["total_revenue"], p["product_id"]))
         best_city = min(self.revenue_by_location(), key=lambda c: (-c["total_revenue"], c["country"], c["city"]))
-        revenue, orders = int(facts["total_cents"].sum()), len(facts)
+        revenue, orders = int(facts["net_cents"].sum()), int(facts["opens_order"].sum())
+        gross = int(facts["total_cents"][facts["is_sale"]].sum())
+        returned = int(facts["total_cents"][~facts["is_sale"]].sum())
+        customer_orders = [c["total_orders"] for c in self.vw_customer_lifetime_value()]
+        buying = sum(1 for n in customer_orders if n > 0)
         return [
             {
                 "total_revenue": money(revenue),
@@ -420,8 +361,19 @@ class Model:
                 "last_30_days_revenue": money(current),
                 "previous_30_days_revenue": money(previous),
                 "growth_vs_previous_period": growth(current, previous),
+                "gross_revenue": money(gross),
+                "returns_amount": money(returned),
+                "return_rate": ratio(returned, gross, 4),
+                "repeat_customer_share": ratio(sum(1 for n in customer_orders if n > 1), buying, 4),
+                "discounts_amount": money(int(facts["discount_cents"][facts["is_sale"]].sum())),
             }
         ]
+
+    def customer_cohorts_monthly(self) -> list[dict]:
+        return cohort_oracle.customer_cohorts_monthly(self.facts)
+
+    def new_vs_repeat_monthly(self) -> list[dict]:
+        return cohort_oracle.new_vs_repeat_monthly(self.facts)
 
     def expected(self, view: str) -> list[dict]:
         return getattr(self, view)()
@@ -464,6 +416,8 @@ OUTPUT_KEYS = {
     "revenue_by_location": ("country", "city"),
     "payment_method_mix": ("payment_method",),
     "executive_summary": (),
+    "customer_cohorts_monthly": ("cohort_month", "months_since_first"),
+    "new_vs_repeat_monthly": ("month",),
 }
 
 

@@ -117,34 +117,44 @@ def assert_surrogates(namespace: str, codes: pd.Series, valid: pd.DataFrame, raw
 
 @dataclass
 class Expected:
-    """What a real file should load as: which lines are valid and their line totals."""
+    """What a real file should load as: which lines are valid, their line totals (positive, as
+    stored) and which of them are returns."""
 
     valid: pd.Series  # bool per line number
     totals: pd.Series  # Decimal line total of each valid line
-    orders: int
+    orders: int  # distinct orders among the valid sales
     customers: int
     quantity: pd.Series | None = None
     flags: dict = field(default_factory=dict)
+    returns: pd.Series | None = None  # bool per valid line; None: the source has no returns
+
+    @property
+    def is_return(self) -> pd.Series:
+        return self.returns if self.returns is not None else pd.Series(False, index=self.totals.index)
 
     @property
     def revenue(self) -> Decimal:
-        return sum(self.totals, Decimal(0))
+        """Net: sales minus returns."""
+        return sum(self.totals[~self.is_return], Decimal(0)) - sum(self.totals[self.is_return], Decimal(0))
 
 
 def expected_online_retail(raw: pd.DataFrame) -> Expected:
     quantity = raw["Quantity"].astype(int)
     price = raw["UnitPrice"].map(Decimal)
     no_customer = raw["CustomerID"].isin(["NA", ""])
+    # Documented: a cancellation's negative quantities are returns of that many units.
     cancelled = raw["InvoiceNo"].str.startswith("C")
     adjustment = raw["InvoiceNo"].str.match(r"^\d") & (quantity < 0)
     non_product = raw["StockCode"].str.upper().isin(NON_PRODUCT_CODES)
-    valid = ~no_customer & ~cancelled & ~adjustment & ~non_product & (quantity > 0) & (price >= 0)
-    line_total = pd.Series([cents(Decimal(q) * p) for q, p in zip(raw["Quantity"], price)], index=raw.index)
+    valid = ~no_customer & ~adjustment & ~non_product & (quantity != 0) & (price >= 0)
+    line_total = pd.Series([cents(abs(Decimal(q) * p)) for q, p in zip(raw["Quantity"], price)], index=raw.index)
     want = raw[valid]
+    returned = quantity[valid] < 0
     return Expected(
         valid=valid,
         totals=line_total[valid],
-        orders=want["InvoiceNo"].nunique(),
+        returns=returned,
+        orders=want.loc[~returned, "InvoiceNo"].nunique(),
         customers=want["CustomerID"].nunique(),
         quantity=quantity,
         flags={
@@ -166,13 +176,20 @@ def expected_superstore(raw: pd.DataFrame) -> Expected:
     mismatch = (total - unit * quantity).abs() > tolerance
     valid = ~mismatch & (quantity > 0)
     want = raw[valid]
+    # Documented: the price before discount is Sales / (1 - Discount) in cents; the discount is
+    # that minus the line total.
+    discount = pd.Series(
+        [cents(Decimal(v) / (1 - Decimal(d))) - t for v, d, t in zip(raw["Sales"], raw["Discount"], total)],
+        index=raw.index,
+    )
     return Expected(
         valid=valid,
         totals=total[valid],
-        orders=want["Order ID"].nunique(),
+        # An order is an Order ID and a customer: two Order IDs of the sample name four customers.
+        orders=want.groupby(["Order ID", "Customer ID"]).ngroups,
         customers=want["Customer ID"].nunique(),
         quantity=quantity,
-        flags={"total": total, "unit": unit, "mismatch": mismatch},
+        flags={"total": total, "unit": unit, "mismatch": mismatch, "discount": discount},
     )
 
 

@@ -41,6 +41,10 @@ class Reason(StrEnum):
     NEGATIVE_AMOUNT = "negative_amount"
     AMOUNT_MISMATCH = "amount_mismatch"
     BAD_PAYMENT_METHOD = "bad_payment_method"
+    # transaction_type is neither sale nor return.
+    BAD_TRANSACTION_TYPE = "bad_transaction_type"
+    # original_transaction_id names the sale a return takes back; on a sale it means nothing.
+    ORIGINAL_ON_SALE = "original_on_sale"
     DUPLICATE_TRANSACTION = "duplicate_transaction"
     # Lines the reader could not turn into a row: too many or too few fields, an unbalanced quote,
     # a record longer than the reader's limits, a NUL character. Not field rules: there are no
@@ -70,13 +74,23 @@ SALES_COLUMNS: tuple[str, ...] = (
     "total_amount",
     "payment_method",
     "product_name",
+    "order_id",
+    "transaction_type",
+    "original_transaction_id",
+    "discount_amount",
 )
 # country may be absent. product_name is not in the standard header: source layouts fill it from
 # exports that name products, so that products the warehouse has never seen get a real name.
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"country", "product_name"})
+# order_id groups lines into an order (empty: the line is an order of its own); transaction_type
+# is sale (empty means sale) or return; original_transaction_id is the sale a return takes back;
+# discount_amount is the money taken off the line, which total_amount already excludes (empty: 0).
+OPTIONAL_COLUMNS: frozenset[str] = frozenset(
+    {"country", "product_name", "order_id", "transaction_type", "original_transaction_id", "discount_amount"}
+)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in SALES_COLUMNS if c not in OPTIONAL_COLUMNS)
-# The header of a standard file, in its usual order (product_name is only for layouts).
-STANDARD_HEADER: tuple[str, ...] = tuple(c for c in SALES_COLUMNS if c != "product_name")
+# The header of a standard file, in its usual order (product_name and the order and return
+# columns are optional extras).
+STANDARD_HEADER: tuple[str, ...] = tuple(c for c in SALES_COLUMNS if c not in OPTIONAL_COLUMNS or c == "country")
 # A row with any of these empty is missing_field (customer_name and city may be empty).
 REQUIRED_VALUES: tuple[str, ...] = (
     "transaction_id",
@@ -88,7 +102,18 @@ REQUIRED_VALUES: tuple[str, ...] = (
     "total_amount",
     "payment_method",
 )
-TEXT_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", "customer_name", "city", "country", "product_name")
+TEXT_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "customer_id",
+    "customer_name",
+    "city",
+    "country",
+    "product_name",
+    "order_id",
+    "original_transaction_id",
+)
+TransactionType = Literal["sale", "return"]
+TRANSACTION_TYPES: frozenset[str] = frozenset(TransactionType.__args__)  # type: ignore[attr-defined]
 
 PaymentMethod = Literal["credit_card", "debit_card", "paypal", "bank_transfer", "cash"]
 PAYMENT_METHODS: frozenset[str] = frozenset(PaymentMethod.__args__)  # type: ignore[attr-defined]
@@ -104,6 +129,7 @@ _NUMBER_LIMITS: dict[str, tuple[str, int]] = {
     "quantity": (_INTEGER, INTEGER_MAX),
     "unit_price": (_DECIMAL, PRICE_MAX_CENTS),
     "total_amount": (_DECIMAL, AMOUNT_MAX_CENTS),
+    "discount_amount": (_DECIMAL, AMOUNT_MAX_CENTS),
 }
 DateParser = Callable[[pa.Array], pa.Array]
 
@@ -116,6 +142,20 @@ def normalise_header(name: str) -> str:
 def normalise_payment_method(values: pa.Array) -> pa.Array:
     """'Credit Card', 'credit-card', ' CREDIT_CARD ' -> 'credit_card'."""
     return pc.utf8_lower(pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[\s\-]+", "_"))
+
+
+def returns_from_negative_quantities(columns: Mapping[str, pa.Array]) -> dict[str, pa.Array]:
+    """For sources whose layout says so, a line with a negative quantity is a return: its type
+    becomes return (unless the source names one) and its quantity and line total lose their
+    minus sign, so that a return carries positive amounts like one written as a return."""
+    negative = pc.starts_with(columns["quantity"], "-")
+    out = dict(columns)
+    out["transaction_type"] = pc.if_else(
+        pc.and_(negative, pc.equal(columns["transaction_type"], "")), "return", columns["transaction_type"]
+    )
+    for name in ("quantity", "total_amount"):
+        out[name] = pc.if_else(negative, pc.replace_substring_regex(columns[name], r"^-", ""), columns[name])
+    return out
 
 
 def mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -182,6 +222,8 @@ class ValidatedSales:
     transaction_ts: pa.Array  # timestamp[us, UTC], null where unparseable
     integers: dict[str, np.ndarray]  # float64, NaN if unusable
     payment_method: pa.Array  # normalised
+    transaction_type: pa.Array  # normalised: sale or return
+    order_id: pa.Array  # the transaction id where the row names no order
 
 
 def validate_sales(
@@ -234,7 +276,7 @@ def validate_sales(
         magnitude = np.abs(value) if name in ("product_id", "quantity") else np.abs(cents(value))
         with np.errstate(invalid="ignore"):
             ok = shaped & (magnitude <= limit)
-        bad_number |= ~ok & ~empty[name]
+        bad_number |= ~ok & ~(empty[name] if name in empty else mask(pc.equal(text, "")))
         numbers[name] = np.where(ok, value, np.nan)
     masks[Reason.BAD_NUMBER] = bad_number
 
@@ -249,13 +291,20 @@ def validate_sales(
     unit_cents, total_cents = cents(numbers["unit_price"]), cents(numbers["total_amount"])
     with np.errstate(invalid="ignore"):
         masks[Reason.NON_POSITIVE_QUANTITY] = quantity <= 0
-        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0)
+        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0) | (cents(numbers["discount_amount"]) < 0)
         tolerance = np.maximum(AMOUNT_TOLERANCE_CENTS, quantity / 2) if unit_price_derived else AMOUNT_TOLERANCE_CENTS
         masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > tolerance
 
     payment = normalise_payment_method(columns["payment_method"])
     allowed = mask(pc.is_in(payment, value_set=pa.array(sorted(PAYMENT_METHODS))))
     masks[Reason.BAD_PAYMENT_METHOD] = ~allowed & ~empty["payment_method"]
+
+    kind_text = pc.utf8_lower(pc.utf8_trim_whitespace(columns["transaction_type"]))
+    kind = pc.if_else(pc.equal(kind_text, ""), "sale", kind_text)
+    masks[Reason.BAD_TRANSACTION_TYPE] = ~mask(pc.is_in(kind, value_set=pa.array(sorted(TRANSACTION_TYPES))))
+    masks[Reason.ORIGINAL_ON_SALE] = mask(pc.equal(kind, "sale")) & ~mask(
+        pc.equal(columns["original_transaction_id"], "")
+    )
 
     # A duplicate repeats the id of an earlier row that is otherwise valid (earlier in this chunk,
     # or in an earlier chunk through `seen_ids`): a valid row is never lost to an earlier broken
@@ -288,6 +337,8 @@ def validate_sales(
         transaction_ts=ts if ts.type == UTC_MICROS else ts.cast(UTC_MICROS),
         integers={"product_id": numbers["product_id"], "quantity": quantity},
         payment_method=payment,
+        transaction_type=kind,
+        order_id=pc.if_else(pc.equal(columns["order_id"], ""), ids, columns["order_id"]),
     )
 
 
@@ -312,6 +363,10 @@ class SalesTransaction(BaseModel):
     unit_price: decimal.Decimal = Field(ge=0)
     total_amount: decimal.Decimal = Field(ge=0)
     payment_method: PaymentMethod
+    order_id: str
+    transaction_type: TransactionType = "sale"
+    original_transaction_id: str | None = None
+    discount_amount: decimal.Decimal = Field(default=decimal.Decimal(0), ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -330,7 +385,10 @@ class SalesTransaction(BaseModel):
                 {"reasons": ",".join(outcome.reasons[0])},
             )
         return {
-            **{c: (raw[c] or None) for c in ("customer_name", "city", "country", "product_name")},
+            **{
+                c: (raw[c] or None)
+                for c in ("customer_name", "city", "country", "product_name", "original_transaction_id")
+            },
             "transaction_id": raw["transaction_id"],
             "customer_id": raw["customer_id"],
             "transaction_date": outcome.transaction_ts[0].as_py(),
@@ -339,4 +397,7 @@ class SalesTransaction(BaseModel):
             "unit_price": decimal.Decimal(raw["unit_price"]),
             "total_amount": decimal.Decimal(raw["total_amount"]),
             "payment_method": outcome.payment_method[0].as_py(),
+            "transaction_type": outcome.transaction_type[0].as_py(),
+            "order_id": outcome.order_id[0].as_py(),
+            "discount_amount": decimal.Decimal(raw["discount_amount"] or 0),
         }

@@ -15,6 +15,7 @@ the YAML file and the field, e.g.
                                     the N-th piece (0-based, negative from the end), trimmed
     {multiply: [A, B], digits: 2}   exact decimal arithmetic; the result is rounded to `digits`
     {divide: [A, B], digits: 2}     places (default 2: cents) half away from zero, which is
+    {subtract: [A, B], digits: 2}
                                     Decimal's ROUND_HALF_UP, and PostgreSQL's numeric rounding
     {round: EXPR, digits: 2}        the same rounding of one number
     {surrogate_id: EXPR}            a stable integer id for a text code (see `surrogate_id`)
@@ -253,7 +254,7 @@ class Split(Expr):
 
 @dataclass(frozen=True)
 class Arithmetic(Expr):
-    op: str  # "multiply" | "divide"
+    op: str  # "multiply" | "divide" | "subtract"
     left: Expr
     right: Expr
     digits: int
@@ -270,6 +271,8 @@ class Arithmetic(Expr):
             bad |= zero
             b = pc.if_else(pa.array(zero), pa.scalar(None, _DECIMAL), b)
             result = pc.divide(a, b)
+        elif self.op == "subtract":
+            result = pc.subtract(a, b)
         else:
             result = pc.multiply(a, b)
         return _numeric_result(result, a_empty | b_empty, bad, self.digits)
@@ -312,6 +315,7 @@ _KINDS: dict[str, set[str]] = {  # expression key -> the other keys allowed besi
     "split": set(),
     "multiply": {"digits"},
     "divide": {"digits"},
+    "subtract": {"digits"},
     "round": {"digits"},
     "surrogate_id": set(),
 }
@@ -375,7 +379,7 @@ def parse_expression(raw: Any, where: str = "") -> Expr:
         return Concat(parts(1, None, literal_ok=True))
     if kind == "coalesce":
         return Coalesce(parts(2, None, literal_ok=True))
-    if kind in ("multiply", "divide"):
+    if kind in ("multiply", "divide", "subtract"):
         left, right = parts(2, 2, literal_ok=True)
         for side in (left, right):
             if isinstance(side, Literal) and not re.match(_NUMBER_TEXT, side.text):

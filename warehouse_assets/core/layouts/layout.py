@@ -81,6 +81,7 @@ class Layout:
         self.description = spec.description
         self.dialect = Dialect(spec.csv.delimiter, spec.csv.quote_char, spec.csv.encoding)
         self.unit_price_derived = spec.unit_price_derived
+        self.negative_quantities_are_returns = spec.negative_quantities_are_returns
         self._null_tokens = pa.array(spec.null_tokens, pa.string())
         self._zone = spec.dates.timezone
         self._surrogates: dict[str, str] = {}

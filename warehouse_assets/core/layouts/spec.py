@@ -239,6 +239,9 @@ class LayoutSpec(_Strict):
     # True when the source has no unit price and `unit_price` is computed from its total: see
     # `unit_price_derived` in contract.validate_sales for what that changes.
     unit_price_derived: bool = False
+    # True when the source writes a return as a line with a negative quantity (and total): such a
+    # line becomes a return with positive amounts (contract.returns_from_negative_quantities).
+    negative_quantities_are_returns: bool = False
 
     @field_validator("name")
     @classmethod

@@ -51,21 +51,31 @@ def test_online_retail_real_file(realdata: Path) -> None:
     assert s.noise_lines == 0
     assert s.rows_valid == valid.sum()
     assert s.rows_rejected == (~valid).sum()
-    assert s.reasons["cancelled_invoice"] == cancelled.sum()
+    assert "cancelled_invoice" not in s.reasons
     assert s.reasons["stock_adjustment"] == adjustment.sum()
     assert s.reasons["non_product_line"] == non_product.sum()
     assert s.reasons["missing_field"] == no_customer.sum()
-    assert s.reasons["non_positive_quantity"] == (quantity <= 0).sum()
+    assert s.reasons["non_positive_quantity"] == (quantity == 0).sum()
 
     got = valid_rows(out)
     assert set(got.index) == set(raw.index[valid])
     want = raw[valid]
-    # Orders: the invoice is the second ":"-separated part of the documented transaction id.
-    assert got["transaction_id"].str.split(":").str[1].nunique() == want["InvoiceNo"].nunique()
+    # Cancellations are returns (and only they), with the quantity and total made positive.
+    assert (got["transaction_type"] == "return").sum() == (cancelled & valid).sum() > 10
+    assert ((got["transaction_type"] == "return") == cancelled[valid]).all()
+    assert (got["quantity"] == quantity[valid].abs()).all()
+    assert got["original_transaction_id"].isna().all()
+    # Orders: the invoice, namespaced; the invoice is also the id's second ":"-separated part.
+    assert (got["order_id"] == "online_retail:" + want["InvoiceNo"]).all()
+    sales = got[got["transaction_type"] == "sale"]
+    assert sales["order_id"].nunique() == e.orders
     assert (got["transaction_id"] == "online_retail:" + want["InvoiceNo"] + ":" + want[row_number]).all()
     assert got["transaction_id"].is_unique
     assert got["customer_id"].nunique() == want["CustomerID"].nunique()
     assert revenue(got["total_amount"]) == line_total[valid].sum()
+    # Net revenue: quantity x unit price, signed, over the lines the layout keeps.
+    signed = sum((Decimal(q) * Decimal(p) for q, p in zip(want["Quantity"], want["UnitPrice"])), Decimal(0))
+    assert e.revenue == signed.quantize(CENT)
     assert (got["unit_price"] == want["UnitPrice"]).all()
     # Month-first dates, London wall-clock time, stored in UTC.
     local = pd.to_datetime(want["InvoiceDate"], format="%m/%d/%Y %H:%M")
@@ -96,16 +106,22 @@ def test_superstore_real_file(realdata: Path) -> None:
     assert s.noise_lines == 0
     assert s.rows_valid == valid.sum()
     assert dict(s.reasons) == ({"amount_mismatch": int(mismatch.sum())} if mismatch.any() else {})
-    assert "Discount" in s.extra_columns and "Row ID" not in s.extra_columns
+    assert "Discount" not in s.extra_columns and "Row ID" not in s.extra_columns
 
     got = valid_rows(out)
     assert set(got.index) == set(raw.index[valid])
     want = raw[valid]
     assert got["transaction_id"].str.split(":").str[1].nunique() == want["Order ID"].nunique()
+    assert (got["order_id"] == "superstore:" + want["Order ID"]).all()
+    assert (got["transaction_type"] == "sale").all()
     assert got["transaction_id"].is_unique
     assert got["customer_id"].nunique() == want["Customer ID"].nunique()
     assert revenue(got["total_amount"]) == total[valid].sum()
     assert (got["unit_price"].map(Decimal) == unit[valid]).all()
+    # The discount as money: gross (before it) = total + discount, net = total.
+    discount = e.flags["discount"][valid]
+    assert (discount > 0).sum() > 4000 and (discount >= 0).all()
+    assert (got["discount_amount"].map(Decimal) == discount).all()
     assert (got["country"] == want["Country/Region"]).all()
 
     # Day-first, two-digit years: "03/01/19" is 3 January 2019, not 1 March.
@@ -145,6 +161,7 @@ def test_sales_january_2019_real_file(realdata: Path) -> None:
     got = valid_rows(out)
     assert set(got.index) == set(want.index)
     assert got["transaction_id"].str.split(":").str[1].nunique() == want["Order ID"].nunique()
+    assert (got["order_id"] == "sales_january_2019:" + want["Order ID"]).all()
     assert got["customer_id"].nunique() == want["Purchase Address"].nunique()
     assert revenue(got["total_amount"]) == line_total.sum()
     assert (got["city"] == want["Purchase Address"].str.split(",").str[1].str.strip()).all()

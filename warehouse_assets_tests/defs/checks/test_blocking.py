@@ -117,6 +117,8 @@ def test_a_failing_dimension_check_fails_the_run_and_keeps_the_views_from_refres
         "dim_date",
         "agg_sales_daily",
         "agg_customers_daily",
+        "agg_customers_monthly",
+        "agg_cohorts_monthly",
     }
 
     # Without the trigger, the reload repairs the customer and the run goes through.
