@@ -120,7 +120,7 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 2rem; }
 }
 """
 
-_CARDS = ("Revenue", "Orders", "Customers", "Average order value")
+_CARDS = ("Net revenue", "Orders", "Customers", "Average order value")
 
 
 def html_report(summary: Summary, generated_at: dt.datetime) -> str:
