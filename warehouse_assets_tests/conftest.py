@@ -5,4 +5,5 @@ pytest_plugins = [
     "warehouse_assets_tests.support.fixtures",
     "warehouse_assets_tests.support.roles",
     "warehouse_assets_tests.support.browser",
+    "warehouse_assets_tests.support.deployment",
 ]
