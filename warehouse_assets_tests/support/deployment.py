@@ -1,5 +1,5 @@
 """Reading the Docker deployment (docker-compose.yml, Dockerfile, .env.example) as the tests of
-warehouse_assets_tests/test_deployment*.py compare it with the project: parsers, the compose
+warehouse_assets_tests/test_deployment.py compare it with the project: parsers, the compose
 file's helpers and module-wide fixtures."""
 
 from __future__ import annotations
