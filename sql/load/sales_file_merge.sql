@@ -251,19 +251,30 @@ WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_meth
   AND a.transaction_count = 0 AND a.return_count = 0;
 
 -- step: touched_customers
+-- The customers this load touches, with their cohort (the month of their first sale) before it.
 CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
-SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted;
+SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before
+FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
+LEFT JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id;
+
+-- step: touched_months
+-- The (customer, month) rows of agg_customers_monthly this load changes: only these rows of a
+-- customer whose cohort stays the same move in agg_cohorts_monthly.
+CREATE TEMP TABLE touched_months ON COMMIT DROP AS
+SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month FROM old_facts
+UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM new_facts
+UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM promoted;
 
 -- step: cohorts_before
--- The cohort rows of the customers this load touches, as they are before it, taken out below.
+-- The cohort rows of the months this load changes, as they are before it, taken out below.
 CREATE TEMP TABLE cohort_changes ON COMMIT DROP AS
-SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+SELECT t.cohort_before AS cohort_month, m.month,
        -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
        -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
-FROM touched_customers t
-JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
-JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
-WHERE c.first_purchase_date IS NOT NULL;
+FROM touched_months k
+JOIN touched_customers t ON t.customer_id = k.customer_id
+JOIN warehouse.agg_customers_monthly m ON m.customer_id = k.customer_id AND m.month = k.month
+WHERE t.cohort_before IS NOT NULL;
 
 -- step: customers_monthly
 INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
@@ -484,15 +495,36 @@ WHERE d.customer_id = r.customer_id
         ) x);
 
 -- step: cohorts_after
--- ... and as they are after it (cohort from the customer's first sale now), put back.
+-- ... and as they are after it (cohort from the customer's first sale now), put back. A customer
+-- whose cohort moved (an earlier sale arrived, the first one was withdrawn) also moves every
+-- month this load did not change: out of the old cohort, into the new one, as the month is.
 INSERT INTO cohort_changes
-SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
-       1 AS members, 1 * (m.sale_count > 0)::integer AS customers, 1 * m.net_amount AS net_amount,
-       1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
-FROM touched_customers t
-JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
-JOIN warehouse.agg_customers_monthly m ON m.customer_id = t.customer_id
-WHERE c.first_purchase_date IS NOT NULL;
+SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
+FROM (
+    SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
+           1 AS members, (m.sale_count > 0)::integer AS customers, m.net_amount,
+           CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
+    FROM touched_months k
+    JOIN warehouse.dim_customer c ON c.customer_id = k.customer_id
+    JOIN warehouse.agg_customers_monthly m ON m.customer_id = k.customer_id AND m.month = k.month
+    WHERE c.first_purchase_date IS NOT NULL
+    UNION ALL
+    SELECT s.cohort_month, m.month, s.sign, s.sign * (m.sale_count > 0)::integer, s.sign * m.net_amount,
+           s.sign * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END
+    FROM (
+        SELECT t.customer_id, t.cohort_before, date_trunc('month', c.first_purchase_date)::date AS cohort_after
+        FROM touched_customers t
+        LEFT JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+    ) moved
+    CROSS JOIN LATERAL (
+        VALUES (moved.cohort_before, -1), (moved.cohort_after, 1)
+    ) AS s (cohort_month, sign)
+    JOIN warehouse.agg_customers_monthly m ON m.customer_id = moved.customer_id
+    WHERE moved.cohort_before IS DISTINCT FROM moved.cohort_after
+      AND s.cohort_month IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM touched_months k WHERE k.customer_id = m.customer_id AND k.month = m.month)
+) a
+GROUP BY cohort_month, month;
 
 -- step: cohorts_monthly
 INSERT INTO warehouse.agg_cohorts_monthly AS a (cohort_month, month, members, customers, net_amount, buyer_net)
