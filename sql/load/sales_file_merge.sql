@@ -255,7 +255,9 @@ WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_meth
 CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
 SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before
 FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
-LEFT JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id;
+LEFT JOIN LATERAL (
+    SELECT d.first_purchase_date FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
+) c ON true;
 
 -- step: touched_months
 -- The (customer, month) rows of agg_customers_monthly this load changes: only these rows of a
@@ -266,14 +268,20 @@ UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')
 UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM promoted;
 
 -- step: cohorts_before
--- The cohort rows of the months this load changes, as they are before it, taken out below.
+-- The cohort rows of the months this load changes, as they are before it, taken out below. One
+-- key lookup per changed month (LATERAL ... LIMIT 1): as a join, the planner would hash the whole
+-- monthly table for a small file, and the cost would grow with the warehouse.
 CREATE TEMP TABLE cohort_changes ON COMMIT DROP AS
 SELECT t.cohort_before AS cohort_month, m.month,
        -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
        -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
 FROM touched_months k
 JOIN touched_customers t ON t.customer_id = k.customer_id
-JOIN warehouse.agg_customers_monthly m ON m.customer_id = k.customer_id AND m.month = k.month
+CROSS JOIN LATERAL (
+    SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
+    WHERE a.customer_id = k.customer_id AND a.month = k.month
+    LIMIT 1
+) m
 WHERE t.cohort_before IS NOT NULL;
 
 -- step: customers_monthly
@@ -498,31 +506,44 @@ WHERE d.customer_id = r.customer_id
 -- ... and as they are after it (cohort from the customer's first sale now), put back. A customer
 -- whose cohort moved (an earlier sale arrived, the first one was withdrawn) also moves every
 -- month this load did not change: out of the old cohort, into the new one, as the month is.
+-- Key lookups per row, as in cohorts_before.
 INSERT INTO cohort_changes
 SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
 FROM (
-    SELECT date_trunc('month', c.first_purchase_date)::date AS cohort_month, m.month,
-           1 AS members, (m.sale_count > 0)::integer AS customers, m.net_amount,
+    SELECT c.cohort_month, m.month, 1 AS members, (m.sale_count > 0)::integer AS customers, m.net_amount,
            CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
     FROM touched_months k
-    JOIN warehouse.dim_customer c ON c.customer_id = k.customer_id
-    JOIN warehouse.agg_customers_monthly m ON m.customer_id = k.customer_id AND m.month = k.month
-    WHERE c.first_purchase_date IS NOT NULL
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('month', d.first_purchase_date)::date AS cohort_month FROM warehouse.dim_customer d
+        WHERE d.customer_id = k.customer_id AND d.first_purchase_date IS NOT NULL
+        LIMIT 1
+    ) c
+    CROSS JOIN LATERAL (
+        SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
+        WHERE a.customer_id = k.customer_id AND a.month = k.month
+        LIMIT 1
+    ) m
     UNION ALL
     SELECT s.cohort_month, m.month, s.sign, s.sign * (m.sale_count > 0)::integer, s.sign * m.net_amount,
            s.sign * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END
     FROM (
-        SELECT t.customer_id, t.cohort_before, date_trunc('month', c.first_purchase_date)::date AS cohort_after
+        SELECT t.customer_id, t.cohort_before, date_trunc('month', d.first_purchase_date)::date AS cohort_after
         FROM touched_customers t
-        LEFT JOIN warehouse.dim_customer c ON c.customer_id = t.customer_id
+        LEFT JOIN LATERAL (
+            SELECT x.first_purchase_date FROM warehouse.dim_customer x WHERE x.customer_id = t.customer_id LIMIT 1
+        ) d ON true
     ) moved
     CROSS JOIN LATERAL (
         VALUES (moved.cohort_before, -1), (moved.cohort_after, 1)
     ) AS s (cohort_month, sign)
-    JOIN warehouse.agg_customers_monthly m ON m.customer_id = moved.customer_id
+    CROSS JOIN LATERAL (
+        SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
+        WHERE a.customer_id = moved.customer_id
+        OFFSET 0
+    ) m
     WHERE moved.cohort_before IS DISTINCT FROM moved.cohort_after
       AND s.cohort_month IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM touched_months k WHERE k.customer_id = m.customer_id AND k.month = m.month)
+      AND NOT EXISTS (SELECT 1 FROM touched_months k WHERE k.customer_id = moved.customer_id AND k.month = m.month)
 ) a
 GROUP BY cohort_month, month;
 
