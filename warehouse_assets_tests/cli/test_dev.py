@@ -70,9 +70,11 @@ def test_dev_is_quiet_and_loads_a_dropped_file(settings_variables, warehouse_url
 
         # Stopped only once the run is over: an interrupted run rightly reports its interruption.
         wait_for(answering(runs_finished), "the run to finish", timeout=180)
+        # What the terminal showed while the warehouse ran. Dagster's processes may report the
+        # interrupt itself as they shut down; that is theirs, and asserted on no further.
+        log = dev.tail(10_000)
     finally:
         forced, remaining = stop_services([dev])
-    log = dev.tail(10_000)
     assert remaining == [], remaining
     assert "Dagster UI: http://127.0.0.1:" in log
     assert not re.search(r"DEBUG|STEP_START|RUN_START|sensor_daemon|Checking for new runs for sensor", log), log[-3000:]
