@@ -4,7 +4,9 @@
 -- summaries, inferred products) changes by exactly what this file adds and takes away. So a file
 -- is either wholly loaded with everything that depends on it, or not at all, and the cost follows
 -- the file, not the size of the warehouse.
--- Parameters: source_file, loaded_at.
+-- Parameters: source_file, loaded_at. The tables it works in are sales_file_work_tables.sql.
+-- A step marked "when old_facts has rows" only undoes or moves what a previous version of the
+-- file held; for a new file (none) it is skipped, which is most of a small file's statements.
 --
 -- Returns are facts like sales (positive amounts, transaction_type = 'return'): every net
 -- measure subtracts them. An order is the sale lines of this file that share an order_id and a
@@ -34,7 +36,7 @@ ANALYZE staged_sales;
 SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 
 -- step: old_facts
-CREATE TEMP TABLE old_facts ON COMMIT DROP AS
+INSERT INTO old_facts
 SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method,
        transaction_ts, transaction_type, opens_order, discount_amount
 FROM warehouse.fact_sales
@@ -45,7 +47,7 @@ WHERE source_file = %(source_file)s;
 -- by one primary-key lookup per row: a join the planner would answer by reading every fact
 -- instead, which would make a small file's load grow with the warehouse (LATERAL ... LIMIT
 -- keeps the lookup per row).
-CREATE TEMP TABLE held_elsewhere ON COMMIT DROP AS
+INSERT INTO held_elsewhere
 SELECT s.line_number, h.source_file, h.source_line
 FROM staged_sales s
 CROSS JOIN LATERAL (
@@ -56,7 +58,7 @@ CROSS JOIN LATERAL (
 WHERE s.reasons IS NULL;
 
 -- step: new_facts
-CREATE TEMP TABLE new_facts ON COMMIT DROP AS
+INSERT INTO new_facts
 SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
        s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
        s.product_name, s.order_id, s.transaction_type, s.original_transaction_id, s.discount_amount,
@@ -67,8 +69,8 @@ FROM staged_sales s
 WHERE s.reasons IS NULL
   AND NOT EXISTS (SELECT 1 FROM held_elsewhere h WHERE h.line_number = s.line_number);
 
--- step: promoted_copies
-CREATE TEMP TABLE promoted_copies ON COMMIT DROP AS
+-- step: promoted_copies when old_facts has rows
+INSERT INTO promoted_copies
 SELECT DISTINCT ON (q.transaction_id)
        q.source_file, q.line_number, q.line_count, q.transaction_id,
        to_char(((q.raw_record ->> 'transaction_date')::timestamptz) AT TIME ZONE 'UTC', 'YYYYMMDD')::integer AS date_key,
@@ -96,10 +98,10 @@ WHERE q.source_file <> %(source_file)s
   AND NOT EXISTS (SELECT 1 FROM new_facts n WHERE n.transaction_id = o.transaction_id)
 ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
 
--- step: promoted
+-- step: promoted when old_facts has rows
 -- A promoted sale opens its order in the file that held the copy unless a fact of that file
 -- already does.
-CREATE TEMP TABLE promoted ON COMMIT DROP AS
+INSERT INTO promoted
 SELECT c.*,
        c.transaction_type = 'sale'
            AND row_number() OVER (
@@ -118,7 +120,7 @@ ANALYZE old_facts, new_facts, promoted;
 -- Per (customer, day) this load touches: whether it had a fact before and has one after. Other
 -- files' facts decide it only where this load adds or removes the pair's last fact, so they are
 -- looked up (through the customer-day index) for those pairs only, before anything changes.
-CREATE TEMP TABLE customer_day_changes ON COMMIT DROP AS
+INSERT INTO customer_day_changes
 SELECT p.date_key, sum(p.in_new::integer - p.in_old::integer) AS change
 FROM (
     SELECT customer_id, date_key, bool_or(side < 0) AS in_old, bool_or(side > 0) AS in_new
@@ -135,13 +137,13 @@ WHERE p.in_new <> p.in_old
         WHERE f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s)
 GROUP BY p.date_key;
 
--- step: delete_previous_facts
+-- step: delete_previous_facts when old_facts has rows
 DELETE FROM warehouse.fact_sales WHERE source_file = %(source_file)s;
 
 -- step: delete_previous_rejects
 DELETE FROM warehouse.rejected_sales WHERE source_file = %(source_file)s;
 
--- step: withdraw_promoted_rejects
+-- step: withdraw_promoted_rejects when old_facts has rows
 DELETE FROM warehouse.rejected_sales q
 USING promoted p
 WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
@@ -159,7 +161,7 @@ SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quanti
 FROM new_facts
 ORDER BY transaction_id;
 
--- step: insert_promoted
+-- step: insert_promoted when old_facts has rows
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
     total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
@@ -243,7 +245,7 @@ ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
     return_amount = a.return_amount + EXCLUDED.return_amount,
     discount_amount = a.discount_amount + EXCLUDED.discount_amount;
 
--- step: sales_daily_drop_empty
+-- step: sales_daily_drop_empty when old_facts has rows
 -- Only the keys of the replaced facts can have dropped to zero.
 DELETE FROM warehouse.agg_sales_daily a
 USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
@@ -251,18 +253,20 @@ WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_meth
   AND a.transaction_count = 0 AND a.return_count = 0;
 
 -- step: touched_customers
--- The customers this load touches, with their cohort (the month of their first sale) before it.
-CREATE TEMP TABLE touched_customers ON COMMIT DROP AS
-SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before
+-- The customers this load touches, with their cohort (the month of their first sale) before it,
+-- and whether they were known at all (a customer has a row in dim_customer while any fact of
+-- theirs exists, so an unknown one has no months this load does not touch).
+INSERT INTO touched_customers
+SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before, c.known IS NOT NULL
 FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
 LEFT JOIN LATERAL (
-    SELECT d.first_purchase_date FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
+    SELECT d.first_purchase_date, true AS known FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
 ) c ON true;
 
 -- step: touched_months
 -- The (customer, month) rows of agg_customers_monthly this load changes: only these rows of a
 -- customer whose cohort stays the same move in agg_cohorts_monthly.
-CREATE TEMP TABLE touched_months ON COMMIT DROP AS
+INSERT INTO touched_months
 SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month FROM old_facts
 UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM new_facts
 UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM promoted;
@@ -271,7 +275,7 @@ UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')
 -- The cohort rows of the months this load changes, as they are before it, taken out below. One
 -- key lookup per changed month (LATERAL ... LIMIT 1): as a join, the planner would hash the whole
 -- monthly table for a small file, and the cost would grow with the warehouse.
-CREATE TEMP TABLE cohort_changes ON COMMIT DROP AS
+INSERT INTO cohort_changes
 SELECT t.cohort_before AS cohort_month, m.month,
        -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
        -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
@@ -301,7 +305,7 @@ ON CONFLICT (customer_id, month) DO UPDATE SET
     return_count = a.return_count + EXCLUDED.return_count,
     net_amount = a.net_amount + EXCLUDED.net_amount;
 
--- step: customers_monthly_drop_empty
+-- step: customers_monthly_drop_empty when old_facts has rows
 DELETE FROM warehouse.agg_customers_monthly a
 USING (SELECT DISTINCT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month
        FROM old_facts) k
@@ -317,12 +321,12 @@ DELETE FROM warehouse.agg_customers_daily a
 USING customer_day_changes c
 WHERE a.date_key = c.date_key AND a.unique_customers = 0;
 
--- step: delete_previous_customer_stats
+-- step: delete_previous_customer_stats when old_facts has rows
 DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
 
 -- step: file_customers
 -- This file's contribution per customer: its totals, and the attributes of its latest row.
-CREATE TEMP TABLE file_customers ON COMMIT DROP AS
+INSERT INTO file_customers
 SELECT a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
        a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
 FROM (
@@ -352,7 +356,7 @@ SELECT customer_id, %(source_file)s, first_ts, last_ts, transactions, quantity, 
        last_sale_ts, orders, returns, returned, customer_name, city, country
 FROM file_customers;
 
--- step: promoted_customer_stats
+-- step: promoted_customer_stats when old_facts has rows
 -- A promoted fact belongs to the file that held the copy: that file's stats grow by it.
 INSERT INTO warehouse.customer_file_stats AS c (
     customer_id, source_file, first_ts, last_ts, transaction_count, total_quantity, total_amount,
@@ -393,15 +397,15 @@ ON CONFLICT (customer_id, source_file) DO UPDATE SET
     city = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.city ELSE c.city END,
     country = CASE WHEN EXCLUDED.last_ts >= c.last_ts THEN EXCLUDED.country ELSE c.country END;
 
--- step: recomputed_customers
+-- step: recomputed_customers when old_facts has rows
 -- The customers whose totals cannot just grow: those of the replaced facts (their earlier
 -- contribution is gone) and those of promoted facts. A replacement or a promotion is rare; a new
 -- file's customers only add to what they had (customers_added below).
-CREATE TEMP TABLE recomputed_customers ON COMMIT DROP AS
+INSERT INTO recomputed_customers
 SELECT customer_id FROM old_facts
 UNION SELECT customer_id FROM promoted;
 
--- step: customers_recomputed
+-- step: customers_recomputed when old_facts has rows
 -- Folded again from the customer's per-file rows, read through the (customer_id, source_file)
 -- key: LATERAL keeps that a lookup per customer rather than a scan of every customer's files.
 -- SCD1: a customer whose values did not change keeps its updated_at.
@@ -492,7 +496,7 @@ ON CONFLICT (customer_id) DO UPDATE SET
     attributes_ts = greatest(d.attributes_ts, EXCLUDED.attributes_ts),
     updated_at = EXCLUDED.updated_at;
 
--- step: customers_without_sales
+-- step: customers_without_sales when old_facts has rows
 -- Only a customer of the replaced facts can have lost every sale.
 DELETE FROM warehouse.dim_customer d
 USING recomputed_customers r
@@ -505,7 +509,8 @@ WHERE d.customer_id = r.customer_id
 -- step: cohorts_after
 -- ... and as they are after it (cohort from the customer's first sale now), put back. A customer
 -- whose cohort moved (an earlier sale arrived, the first one was withdrawn) also moves every
--- month this load did not change: out of the old cohort, into the new one, as the month is.
+-- month this load did not change: out of the old cohort, into the new one, as the month is
+-- (only a customer known before this load has such months).
 -- Key lookups per row, as in cohorts_before.
 INSERT INTO cohort_changes
 SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
@@ -532,6 +537,7 @@ FROM (
         LEFT JOIN LATERAL (
             SELECT x.first_purchase_date FROM warehouse.dim_customer x WHERE x.customer_id = t.customer_id LIMIT 1
         ) d ON true
+        WHERE t.known
     ) moved
     CROSS JOIN LATERAL (
         VALUES (moved.cohort_before, -1), (moved.cohort_after, 1)
@@ -579,7 +585,7 @@ FROM wanted w, covered c,
 WHERE w.lo IS NOT NULL AND (c.lo IS NULL OR g::date < c.lo OR g::date > c.hi)
 ON CONFLICT (date_key) DO NOTHING;
 
--- step: promoted_ledger
+-- step: promoted_ledger when old_facts has rows
 UPDATE warehouse.sales_files l
 SET rows_loaded = l.rows_loaded + p.n, rows_duplicate = l.rows_duplicate - p.n,
     amount_loaded = l.amount_loaded + p.amount

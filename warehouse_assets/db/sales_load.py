@@ -27,6 +27,7 @@ from warehouse_assets.db.connection import Database, Session
 from warehouse_assets.db.copy import copy_tables, prefetched, release_memory
 
 MERGE_SCRIPT = "load/sales_file_merge.sql"
+WORK_TABLES_SCRIPT = "load/sales_file_work_tables.sql"
 
 # Called after each staged block with the reader's summary so far and the bytes read.
 Progress = Callable[[SalesFileSummary, int], None]
@@ -104,6 +105,7 @@ def load_sales_file(
         hook = step_hook or (lambda name: None)
         hook("staged")
         small = reader.summary.records_read < ANALYZE_FROM_ROWS
+        _ensure_work_tables(conn)
         counts = sqlfiles.run_steps(
             conn,
             MERGE_SCRIPT,
@@ -149,6 +151,14 @@ def load_sales_file(
         seconds=time.perf_counter() - started,
         step_seconds=timings,
     )
+
+
+def _ensure_work_tables(conn) -> None:
+    """The merge's temporary tables, on a connection that does not have them yet (they outlive
+    each transaction, empty, unless the transaction that created them rolled back)."""
+    exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": "pg_temp.new_facts"})
+    if not exists.fetchone()[0]:
+        sqlfiles.run_steps(conn, WORK_TABLES_SCRIPT, {})
 
 
 def rebuild_derived(db: Database) -> dict[str, int]:

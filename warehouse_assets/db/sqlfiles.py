@@ -86,7 +86,9 @@ def relations_read(relative: str) -> set[str]:
     return {m.group(2) for m in _RELATION.finditer(body(relative))}
 
 
-_STEP = re.compile(r"^-- step: ([a-z_]+)\s*$", re.M)
+# `-- step: <name>`, or `-- step: <name> when <earlier step> has rows`: a step that has nothing to
+# do when that earlier step touched no row, and is then skipped (its count is 0).
+_STEP = re.compile(r"^-- step: ([a-z_]+)(?: when ([a-z_]+) has rows)?\s*$", re.M)
 
 
 @functools.cache
@@ -103,6 +105,17 @@ def steps(relative: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@functools.cache
+def step_conditions(relative: str) -> dict[str, str]:
+    """The steps of a script that run only when an earlier step touched rows: step -> that step."""
+    names = [name for name, _ in steps(relative)]
+    conditions = {m.group(1): m.group(2) for m in _STEP.finditer(read(relative)) if m.group(2)}
+    for step, needed in conditions.items():
+        if needed not in names[: names.index(step)]:
+            raise ValueError(f"{relative}: step {step} depends on {needed}, which is not an earlier step")
+    return conditions
+
+
 def run_steps(
     conn,
     relative: str,
@@ -114,7 +127,7 @@ def run_steps(
 ) -> dict[str, Any]:
     """Run a script's steps in order on `conn` (inside the caller's transaction).
 
-    Returns each step's row count; a step whose statement returns rows (SELECT or RETURNING)
+    Returns each step's row count (0 for a step skipped by its `when ... has rows`); a step whose statement returns rows (SELECT or RETURNING)
     reports its first row instead (the value itself when the row has one column). `timings`, if
     given, receives each step's duration in seconds; `before_step`, if given, is called with each
     step's name before it runs (tests pause or stop a load at a named step with it).
@@ -123,14 +136,21 @@ def run_steps(
     unknown = skip - {name for name, _ in script}
     if unknown:
         raise ValueError(f"{relative} has no step {', '.join(sorted(unknown))}")
+    conditions = step_conditions(relative)
     counts: dict[str, Any] = {}
     for name, text in script:
         if name in skip:
             continue
+        if name in conditions and not counts.get(conditions[name]):
+            counts[name] = 0
+            continue
         if before_step is not None:
             before_step(name)
         started = time.perf_counter()
-        cur = conn.execute(text, params)
+        # Planned each time, never prepared: a script's tables hold different rows each time it
+        # runs (one file's, then the next one's), and a plan cached for one file is a bad plan
+        # for another (a generic plan for the customer-day lookup cost six times the custom one).
+        cur = conn.execute(text, params, prepare=False)
         if cur.description is not None:
             row = cur.fetchone()
             counts[name] = (row[0] if len(row) == 1 else tuple(row)) if row else None
