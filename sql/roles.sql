@@ -16,7 +16,7 @@
 --                     CREATE on the database is needed although the schemas exist: every process
 --                     runs `CREATE SCHEMA IF NOT EXISTS` (sql/schema/000_schemas.sql, the IO
 --                     manager) and PostgreSQL checks that privilege before it looks for the
---                     schema. TEMPORARY is for the load scripts' ON COMMIT DROP temp tables.
+--                     schema. TEMPORARY is for the load scripts' temporary tables.
 --
 -- Why a reader can read views over tables it cannot read: a view reads its tables with the rights
 -- of the view's OWNER (PostgreSQL's default; security_invoker is not set on any view here). So a
