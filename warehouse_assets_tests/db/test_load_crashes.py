@@ -3,7 +3,9 @@ after the commit leaves it complete, and two loads of the same file at once cann
 
 Each load runs in a process of its own (support.load_child), killed with SIGKILL or held at a
 named step of its transaction; the test waits for what it can observe (a marker written at the
-step, a lock wait in pg_stat_activity, an exit code), never for time to pass.
+step, a lock wait in pg_stat_activity, an exit code), never for time to pass. A failure that is
+not a crash (an error raised at a named step) is injected in this process, through the load's
+step hook.
 """
 
 from __future__ import annotations
@@ -148,4 +150,66 @@ def test_two_loads_of_the_same_file_take_turns_and_neither_fails(warehouse_url, 
     assert first.finish() == 0, first.output()
     assert second.finish() == 0, second.output()
     assert db.execute("SELECT count(*) FROM warehouse.sales_files").fetchone()[0] == 1
+    assert_consistent(warehouse_url)
+
+
+class FailAt(Exception):
+    pass
+
+
+def test_a_failure_in_the_first_merge_of_a_connection_leaves_it_loading_the_next_files(warehouse_url, db, tmp_path):
+    """The merge's work tables are created inside the first file's transaction; when that file
+    fails, they go with its rollback, and the next file on the same connection creates them again."""
+    first = generate_sales(tmp_path / "a.csv", SPEC).path
+    second = generate_sales(tmp_path / "b.csv", SalesSpec(rows=3_000, customers=400, seed=22, id_prefix="L")).path
+    before = snapshot(db)
+    database = Database(warehouse_url)
+
+    def fail_at_new_facts(step: str) -> None:
+        if step == "new_facts":
+            raise FailAt(step)
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def reader(path: Path) -> SalesFileReader:
+        return SalesFileReader(path, source_file=path.name, load_time=now, earliest=dt.date(2000, 1, 1))
+
+    with database.session() as session:
+        with pytest.raises(FailAt):
+            load_sales_file(
+                database,
+                reader(first),
+                loaded_at=now,
+                run_id="t",
+                layout_version=None,
+                session=session,
+                step_hook=fail_at_new_facts,
+            )
+        assert snapshot(db) == before
+        for path in (second, first):
+            load_sales_file(database, reader(path), loaded_at=now, run_id="t", layout_version=None, session=session)
+
+    assert revenue_of(db, "a.csv") == expected_revenue(first)
+    assert revenue_of(db, "b.csv") == expected_revenue(second)
+    assert_consistent(warehouse_url)
+
+
+def test_a_new_file_skips_the_steps_that_undo_a_previous_version_and_a_correction_runs_them(
+    warehouse_url, db, tmp_path
+):
+    path = generate_sales(tmp_path / "f.csv", SPEC).path
+    database = Database(warehouse_url)
+    first_rows = len(valid_rows(path, "f.csv", dt.datetime.now(dt.timezone.utc)))
+
+    def load() -> object:
+        now = dt.datetime.now(dt.timezone.utc)
+        reader = SalesFileReader(path, source_file="f.csv", load_time=now, earliest=dt.date(2000, 1, 1))
+        return load_sales_file(database, reader, loaded_at=now, run_id="t", layout_version=None)
+
+    new = load()
+    assert "delete_previous_facts" not in new.step_seconds and new.rows_replaced == 0
+    correction(path)
+    corrected = load()
+    assert "delete_previous_facts" in corrected.step_seconds and corrected.rows_replaced == first_rows
+    assert revenue_of(db, "f.csv") == expected_revenue(path)
     assert_consistent(warehouse_url)
