@@ -116,10 +116,22 @@ FROM promoted_copies c;
 -- (skipped for a small file, as analyze_staged)
 ANALYZE old_facts, new_facts, promoted;
 
+-- step: touched_customers
+-- The customers this load touches, with their cohort (the month of their first sale) before it,
+-- and whether they were known at all (a customer has a row in dim_customer while any fact of
+-- theirs exists, so an unknown one has no fact, day or month this load does not bring).
+INSERT INTO touched_customers
+SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before, c.known IS NOT NULL
+FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
+LEFT JOIN LATERAL (
+    SELECT d.first_purchase_date, true AS known FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
+) c ON true;
+
 -- step: customer_days
 -- Per (customer, day) this load touches: whether it had a fact before and has one after. Other
 -- files' facts decide it only where this load adds or removes the pair's last fact, so they are
--- looked up (through the customer-day index) for those pairs only, before anything changes.
+-- looked up (through the customer-day index) for those pairs only, before anything changes, and
+-- not at all for a customer the warehouse did not know.
 INSERT INTO customer_day_changes
 SELECT p.date_key, sum(p.in_new::integer - p.in_old::integer) AS change
 FROM (
@@ -131,10 +143,15 @@ FROM (
     ) t
     GROUP BY customer_id, date_key
 ) p
-WHERE p.in_new <> p.in_old
-  AND NOT EXISTS (
-        SELECT 1 FROM warehouse.fact_sales f
-        WHERE f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s)
+JOIN touched_customers t ON t.customer_id = p.customer_id
+-- A lookup per pair (LATERAL ... LIMIT 1), gated by t.known: written as an OR with NOT EXISTS,
+-- the planner hashes every other fact of the warehouse instead.
+LEFT JOIN LATERAL (
+    SELECT true AS found FROM warehouse.fact_sales f
+    WHERE t.known AND f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s
+    LIMIT 1
+) elsewhere ON true
+WHERE p.in_new <> p.in_old AND elsewhere.found IS NULL
 GROUP BY p.date_key;
 
 -- step: delete_previous_facts when old_facts has rows
@@ -252,58 +269,39 @@ USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
 WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_method = k.payment_method
   AND a.transaction_count = 0 AND a.return_count = 0;
 
--- step: touched_customers
--- The customers this load touches, with their cohort (the month of their first sale) before it,
--- and whether they were known at all (a customer has a row in dim_customer while any fact of
--- theirs exists, so an unknown one has no months this load does not touch).
-INSERT INTO touched_customers
-SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before, c.known IS NOT NULL
-FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
-LEFT JOIN LATERAL (
-    SELECT d.first_purchase_date, true AS known FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
-) c ON true;
-
--- step: touched_months
--- The (customer, month) rows of agg_customers_monthly this load changes: only these rows of a
--- customer whose cohort stays the same move in agg_cohorts_monthly.
-INSERT INTO touched_months
-SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month FROM old_facts
-UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM new_facts
-UNION SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date FROM promoted;
-
--- step: cohorts_before
--- The cohort rows of the months this load changes, as they are before it, taken out below. One
--- key lookup per changed month (LATERAL ... LIMIT 1): as a join, the planner would hash the whole
--- monthly table for a small file, and the cost would grow with the warehouse.
-INSERT INTO cohort_changes
-SELECT t.cohort_before AS cohort_month, m.month,
-       -1 AS members, -1 * (m.sale_count > 0)::integer AS customers, -1 * m.net_amount AS net_amount,
-       -1 * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
-FROM touched_months k
-JOIN touched_customers t ON t.customer_id = k.customer_id
-CROSS JOIN LATERAL (
-    SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
-    WHERE a.customer_id = k.customer_id AND a.month = k.month
-    LIMIT 1
-) m
-WHERE t.cohort_before IS NOT NULL;
-
 -- step: customers_monthly
-INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
-SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date,
-       coalesce(sum(sign) FILTER (WHERE transaction_type = 'sale'), 0),
-       coalesce(sum(sign) FILTER (WHERE transaction_type = 'return'), 0),
-       sum(sign * CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END)
-FROM (
-    SELECT -1 AS sign, customer_id, transaction_ts, transaction_type, total_amount FROM old_facts
-    UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM new_facts
-    UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM promoted
-) c
-GROUP BY 1, 2
-ON CONFLICT (customer_id, month) DO UPDATE SET
-    sale_count = a.sale_count + EXCLUDED.sale_count,
-    return_count = a.return_count + EXCLUDED.return_count,
-    net_amount = a.net_amount + EXCLUDED.net_amount;
+-- The (customer, month) rows this load changes, each as it was and as it is (after minus this
+-- load's change gives before): what the cohorts take out and put back, with no second lookup of
+-- either side. A row exists while its customer has a fact that month (a row left with no fact is
+-- dropped below).
+WITH change AS (
+    SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month,
+           coalesce(sum(sign) FILTER (WHERE transaction_type = 'sale'), 0) AS sale_count,
+           coalesce(sum(sign) FILTER (WHERE transaction_type = 'return'), 0) AS return_count,
+           sum(sign * CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END) AS net_amount
+    FROM (
+        SELECT -1 AS sign, customer_id, transaction_ts, transaction_type, total_amount FROM old_facts
+        UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM new_facts
+        UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM promoted
+    ) c
+    GROUP BY 1, 2
+),
+now AS (
+    INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
+    SELECT customer_id, month, sale_count, return_count, net_amount FROM change
+    ON CONFLICT (customer_id, month) DO UPDATE SET
+        sale_count = a.sale_count + EXCLUDED.sale_count,
+        return_count = a.return_count + EXCLUDED.return_count,
+        net_amount = a.net_amount + EXCLUDED.net_amount
+    RETURNING a.customer_id, a.month, a.sale_count, a.return_count, a.net_amount
+)
+INSERT INTO touched_months
+SELECT n.customer_id, n.month,
+       (n.sale_count - c.sale_count) + (n.return_count - c.return_count) > 0, n.sale_count - c.sale_count,
+       n.net_amount - c.net_amount,
+       n.sale_count + n.return_count > 0, n.sale_count, n.net_amount
+FROM now n
+JOIN change c ON c.customer_id = n.customer_id AND c.month = n.month;
 
 -- step: customers_monthly_drop_empty when old_facts has rows
 DELETE FROM warehouse.agg_customers_monthly a
@@ -465,7 +463,9 @@ WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchas
 -- step: customers_added
 -- Everyone else this file names gains its sales: totals add up, the purchase dates widen, and the
 -- attributes move to this file's latest row when it is later than the one the customer carries
--- (the same order customers_recomputed takes: latest row, then file name).
+-- (the same order customers_recomputed takes: latest row, then file name). Each returns its cohort
+-- as it is now, for the cohort step.
+WITH now AS (
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
     total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
@@ -494,7 +494,11 @@ ON CONFLICT (customer_id) DO UPDATE SET
     attributes_file = CASE WHEN (EXCLUDED.attributes_ts, EXCLUDED.attributes_file) > (d.attributes_ts, d.attributes_file)
                            THEN EXCLUDED.attributes_file ELSE d.attributes_file END,
     attributes_ts = greatest(d.attributes_ts, EXCLUDED.attributes_ts),
-    updated_at = EXCLUDED.updated_at;
+    updated_at = EXCLUDED.updated_at
+RETURNING d.customer_id, d.first_purchase_date
+)
+INSERT INTO customers_after
+SELECT customer_id, date_trunc('month', first_purchase_date)::date FROM now;
 
 -- step: customers_without_sales when old_facts has rows
 -- Only a customer of the replaced facts can have lost every sale.
@@ -506,51 +510,60 @@ WHERE d.customer_id = r.customer_id
             SELECT 1 FROM warehouse.customer_file_stats s WHERE s.customer_id = r.customer_id LIMIT 1
         ) x);
 
+-- step: recomputed_cohorts when old_facts has rows
+-- The cohort now of each customer folded again (none for one left without facts), looked up once
+-- the dimension is final: the fold returns only the rows it changed.
+INSERT INTO customers_after
+SELECT r.customer_id, date_trunc('month', d.first_purchase_date)::date
+FROM recomputed_customers r
+LEFT JOIN LATERAL (
+    SELECT x.first_purchase_date FROM warehouse.dim_customer x WHERE x.customer_id = r.customer_id LIMIT 1
+) d ON true;
+
 -- step: cohorts_after
--- ... and as they are after it (cohort from the customer's first sale now), put back. A customer
--- whose cohort moved (an earlier sale arrived, the first one was withdrawn) also moves every
--- month this load did not change: out of the old cohort, into the new one, as the month is
--- (only a customer known before this load has such months).
--- Key lookups per row, as in cohorts_before.
+-- The changed months leave the cohort they were in and join the cohort they are in now, as they
+-- were and as they are (customers_monthly kept both). A customer whose cohort moved (an earlier
+-- sale arrived, the first one was withdrawn) also moves every month this load did not change: out
+-- of the old cohort, into the new one, as the month is (only a customer known before this load
+-- has such months, read through the monthly table's key).
 INSERT INTO cohort_changes
 SELECT cohort_month, month, sum(members), sum(customers), sum(net_amount), sum(buyer_net)
 FROM (
-    SELECT c.cohort_month, m.month, 1 AS members, (m.sale_count > 0)::integer AS customers, m.net_amount,
-           CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END AS buyer_net
-    FROM touched_months k
-    CROSS JOIN LATERAL (
-        SELECT date_trunc('month', d.first_purchase_date)::date AS cohort_month FROM warehouse.dim_customer d
-        WHERE d.customer_id = k.customer_id AND d.first_purchase_date IS NOT NULL
-        LIMIT 1
-    ) c
-    CROSS JOIN LATERAL (
-        SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
-        WHERE a.customer_id = k.customer_id AND a.month = k.month
-        LIMIT 1
-    ) m
+    SELECT t.cohort_before AS cohort_month, m.month, -1 AS members, -(m.sale_count_before > 0)::integer AS customers,
+           -m.net_amount_before AS net_amount,
+           -CASE WHEN m.sale_count_before > 0 THEN m.net_amount_before ELSE 0 END AS buyer_net
+    FROM touched_months m
+    JOIN touched_customers t ON t.customer_id = m.customer_id
+    WHERE m.existed AND t.cohort_before IS NOT NULL
+    UNION ALL
+    SELECT a.cohort_after, m.month, 1, (m.sale_count_now > 0)::integer, m.net_amount_now,
+           CASE WHEN m.sale_count_now > 0 THEN m.net_amount_now ELSE 0 END
+    FROM touched_months m
+    JOIN customers_after a ON a.customer_id = m.customer_id
+    WHERE m.exists_now AND a.cohort_after IS NOT NULL
     UNION ALL
     SELECT s.cohort_month, m.month, s.sign, s.sign * (m.sale_count > 0)::integer, s.sign * m.net_amount,
            s.sign * CASE WHEN m.sale_count > 0 THEN m.net_amount ELSE 0 END
     FROM (
-        SELECT t.customer_id, t.cohort_before, date_trunc('month', d.first_purchase_date)::date AS cohort_after
+        -- OFFSET 0 keeps the few moved customers apart, found first: joined in one level, the
+        -- planner reads every touched customer's months before it filters on the move.
+        SELECT t.customer_id, t.cohort_before, a.cohort_after
         FROM touched_customers t
-        LEFT JOIN LATERAL (
-            SELECT x.first_purchase_date FROM warehouse.dim_customer x WHERE x.customer_id = t.customer_id LIMIT 1
-        ) d ON true
-        WHERE t.known
+        JOIN customers_after a ON a.customer_id = t.customer_id
+        WHERE t.known AND t.cohort_before IS DISTINCT FROM a.cohort_after
+        OFFSET 0
     ) moved
     CROSS JOIN LATERAL (
         VALUES (moved.cohort_before, -1), (moved.cohort_after, 1)
     ) AS s (cohort_month, sign)
     CROSS JOIN LATERAL (
-        SELECT a.month, a.sale_count, a.net_amount FROM warehouse.agg_customers_monthly a
-        WHERE a.customer_id = moved.customer_id
+        SELECT x.month, x.sale_count, x.net_amount FROM warehouse.agg_customers_monthly x
+        WHERE x.customer_id = moved.customer_id
         OFFSET 0
     ) m
-    WHERE moved.cohort_before IS DISTINCT FROM moved.cohort_after
-      AND s.cohort_month IS NOT NULL
+    WHERE s.cohort_month IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM touched_months k WHERE k.customer_id = moved.customer_id AND k.month = m.month)
-) a
+) c
 GROUP BY cohort_month, month;
 
 -- step: cohorts_monthly

@@ -43,7 +43,13 @@ CREATE TEMP TABLE customer_day_changes (date_key integer, change bigint) ON COMM
 CREATE TEMP TABLE touched_customers (customer_id text, cohort_before date, known boolean) ON COMMIT DELETE ROWS;
 
 -- step: touched_months
-CREATE TEMP TABLE touched_months (customer_id text, month date) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE touched_months (
+    customer_id text, month date, existed boolean, sale_count_before bigint, net_amount_before numeric,
+    exists_now boolean, sale_count_now bigint, net_amount_now numeric
+) ON COMMIT DELETE ROWS;
+
+-- step: customers_after
+CREATE TEMP TABLE customers_after (customer_id text, cohort_after date) ON COMMIT DELETE ROWS;
 
 -- step: cohort_changes
 CREATE TEMP TABLE cohort_changes (
