@@ -130,8 +130,7 @@ LEFT JOIN LATERAL (
 -- step: customer_days
 -- Per (customer, day) this load touches: whether it had a fact before and has one after. Other
 -- files' facts decide it only where this load adds or removes the pair's last fact, so they are
--- looked up (through the customer-day index) for those pairs only, before anything changes, and
--- not at all for a customer the warehouse did not know.
+-- looked up (through the customer-day index) for those pairs only, before anything changes.
 INSERT INTO customer_day_changes
 SELECT p.date_key, sum(p.in_new::integer - p.in_old::integer) AS change
 FROM (
@@ -143,15 +142,10 @@ FROM (
     ) t
     GROUP BY customer_id, date_key
 ) p
-JOIN touched_customers t ON t.customer_id = p.customer_id
--- A lookup per pair (LATERAL ... LIMIT 1), gated by t.known: written as an OR with NOT EXISTS,
--- the planner hashes every other fact of the warehouse instead.
-LEFT JOIN LATERAL (
-    SELECT true AS found FROM warehouse.fact_sales f
-    WHERE t.known AND f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s
-    LIMIT 1
-) elsewhere ON true
-WHERE p.in_new <> p.in_old AND elsewhere.found IS NULL
+WHERE p.in_new <> p.in_old
+  AND NOT EXISTS (
+        SELECT 1 FROM warehouse.fact_sales f
+        WHERE f.customer_id = p.customer_id AND f.date_key = p.date_key AND f.source_file <> %(source_file)s)
 GROUP BY p.date_key;
 
 -- step: delete_previous_facts when old_facts has rows
@@ -285,10 +279,14 @@ WITH change AS (
         UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM promoted
     ) c
     GROUP BY 1, 2
+    ORDER BY 1, 2
 ),
 now AS (
     INSERT INTO warehouse.agg_customers_monthly AS a (customer_id, month, sale_count, return_count, net_amount)
-    SELECT customer_id, month, sale_count, return_count, net_amount FROM change
+    -- In key order: the key's index is then filled page by page (a large file's months in the
+    -- hash's order cost twice as much), and the rows come back in the order the join below
+    -- wants. Sorted once, in change: the sorts here and in the join find their input in order.
+    SELECT customer_id, month, sale_count, return_count, net_amount FROM change ORDER BY customer_id, month
     ON CONFLICT (customer_id, month) DO UPDATE SET
         sale_count = a.sale_count + EXCLUDED.sale_count,
         return_count = a.return_count + EXCLUDED.return_count,
@@ -323,11 +321,11 @@ WHERE a.date_key = c.date_key AND a.unique_customers = 0;
 DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
 
 -- step: file_customers
--- This file's contribution per customer: its totals, and the attributes of its latest row.
+-- This file's contribution per customer: its totals, and the attributes of its latest row (the
+-- latest timestamp, then the last line). The rows at a customer's latest timestamp are found by
+-- joining on it, so only those are sorted, not the whole file.
 INSERT INTO file_customers
-SELECT a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
-       a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
-FROM (
+WITH a AS (
     SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
            coalesce(sum(quantity) FILTER (WHERE transaction_type = 'sale'), 0) AS quantity,
            coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'sale'), 0) AS amount,
@@ -338,12 +336,13 @@ FROM (
            coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0) AS returned
     FROM new_facts
     GROUP BY customer_id
-) a
-JOIN (
-    SELECT DISTINCT ON (customer_id) customer_id, customer_name, city, country
-    FROM new_facts
-    ORDER BY customer_id, transaction_ts DESC, line_number DESC
-) l ON l.customer_id = a.customer_id;
+)
+SELECT DISTINCT ON (a.customer_id)
+       a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
+       a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
+FROM a
+JOIN new_facts l ON l.customer_id = a.customer_id AND l.transaction_ts = a.last_ts
+ORDER BY a.customer_id, l.line_number DESC;
 
 -- step: customer_stats
 INSERT INTO warehouse.customer_file_stats (
