@@ -119,7 +119,7 @@ ANALYZE old_facts, new_facts, promoted;
 -- step: touched_customers
 -- The customers this load touches, with their cohort (the month of their first sale) before it,
 -- and whether they were known at all (a customer has a row in dim_customer while any fact of
--- theirs exists, so an unknown one has no fact, day or month this load does not bring).
+-- theirs exists, so an unknown one has no month this load does not bring).
 INSERT INTO touched_customers
 SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before, c.known IS NOT NULL
 FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
