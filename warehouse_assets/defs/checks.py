@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from warehouse_assets.db import sqlfiles
-from warehouse_assets.db.checks import check_rows
+from warehouse_assets.db.checks import check_rows, checks_rows
 from warehouse_assets.defs.resources import WarehouseResource
 
 
@@ -187,13 +187,13 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
     )
     def sales_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         scope = run_scope(context)
-        db = warehouse.database()
-        for key in sorted(context.selected_asset_check_keys, key=lambda k: k.name):
+        keys = sorted(context.selected_asset_check_keys, key=lambda k: k.name)
+        rows = checks_rows(warehouse.database(), [k.name for k in keys], scope)
+        for key in keys:
             if key.name == RECONCILES:
-                yield reconciliation_result(check_rows(db, RECONCILES, scope), scope)
+                yield reconciliation_result(rows[RECONCILES], scope)
             else:
-                check = by_key[key]
-                yield check.evaluate(check_rows(db, check.name, scope), scope)
+                yield by_key[key].evaluate(rows[key.name], scope)
 
     @dg.multi_asset_check(
         name="product_checks",
