@@ -22,11 +22,6 @@
 -- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
 SET LOCAL work_mem = '256MB';
 
--- step: no_jit
--- Every statement here reads one file's rows through keys; compiling one with JIT (which the
--- planner asks for when stale statistics inflate its estimates) costs more than running it.
-SET LOCAL jit = off;
-
 -- step: analyze_staged
 -- (skipped for a small file: see ANALYZE_FROM_ROWS in db/sales_load.py)
 ANALYZE staged_sales;
