@@ -20,16 +20,12 @@ facts AS (
            (max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS last_day
     FROM (
         -- Two branches, one of which the parameter switches off, rather than "NULL or in scope":
-        -- a run's customers' facts are read customer by customer through the customer-day
-        -- index (OFFSET 0 keeps the lookup per customer), so a small file's check reads its
-        -- customers' histories, never every fact, whatever the planner's estimates.
+        -- under an OR the planner cannot join the scope, and reads every fact to filter them.
+        -- Joined, a small file's customers are looked up through the customer-day index.
         SELECT * FROM warehouse.fact_sales WHERE %(source_files)s::text[] IS NULL
         UNION ALL
-        SELECT x.* FROM scope s
-        CROSS JOIN LATERAL (
-            SELECT * FROM warehouse.fact_sales y WHERE y.customer_id = s.customer_id OFFSET 0
-        ) x
-        WHERE %(source_files)s::text[] IS NOT NULL
+        SELECT x.* FROM warehouse.fact_sales x
+        WHERE %(source_files)s::text[] IS NOT NULL AND x.customer_id IN (SELECT customer_id FROM scope)
     ) f
     GROUP BY f.customer_id
 ),
