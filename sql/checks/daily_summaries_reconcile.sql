@@ -31,7 +31,8 @@ per_file AS (
                coalesce(sum(CASE WHEN f.transaction_type = 'return' THEN -f.total_amount ELSE f.total_amount END), 0) AS off
     FROM files l
     LEFT JOIN warehouse.fact_sales f ON f.source_file = l.source_file
-        -- the files named again, as values (see sales_file_reconciles.sql)
+        -- The files named again, as values: through `files` alone the planner would expect the
+        -- most common file's share of the facts and read them all (as in sales_file_reconciles).
         AND (%(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[]))
     GROUP BY l.source_file, l.rows_loaded, l.amount_loaded
 )

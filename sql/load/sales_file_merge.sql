@@ -263,8 +263,9 @@ WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_meth
 -- load's change gives before): what the cohorts take out and put back, with no second lookup of
 -- either side. A row exists while its customer has a fact that month (a row left with no fact is
 -- dropped below). Rows the table has are updated and the others inserted, both as of the
--- statement's start (merges take turns, so nothing else adds a key in between): a plain insert
--- costs a third less than ON CONFLICT's speculative one, which a large file pays for every row.
+-- statement's start: every writer of this table (each file's merge, the rebuild) holds the
+-- fact_sales advisory lock, so nothing else adds a key in between. A plain insert costs a third
+-- less than ON CONFLICT's speculative one, which a large file pays for every row.
 WITH change AS (
     SELECT customer_id, date_trunc('month', transaction_ts AT TIME ZONE 'UTC')::date AS month,
            coalesce(sum(sign) FILTER (WHERE transaction_type = 'sale'), 0) AS sale_count,
@@ -290,8 +291,8 @@ updated AS (
 added AS (
     INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
     -- In key order: the key's index is then filled page by page (a large file's months in the
-    -- hash's order cost twice as much). Sorted once, in change: the sorts here find their input
-    -- in order.
+    -- hash's order cost twice as much). Sorted once, in change: this sort finds its input in
+    -- order.
     SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
     WHERE NOT EXISTS (
         SELECT 1 FROM warehouse.agg_customers_monthly x WHERE x.customer_id = c.customer_id AND x.month = c.month

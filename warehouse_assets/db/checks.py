@@ -8,8 +8,9 @@ from typing import Any
 
 from warehouse_assets.db.connection import Database
 
-# Each check is one scan-and-aggregate query that keeps one server process busy; two at a time use
-# both cores of a small server, more would only queue behind each other and hold more memory.
+# Each check is one scan-and-aggregate query that keeps one server process busy. Two at a time
+# overlap one check's reads with another's aggregation even on a two-core server (the smallest we
+# support); more would queue behind each other on such a server and hold more memory meanwhile.
 CONCURRENT_CHECKS = 2
 
 
@@ -23,6 +24,10 @@ def checks_rows(
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows of each named check, `CONCURRENT_CHECKS` of them at a time, each on its own
     connection (they only read, and each sees the warehouse as committed when it starts)."""
-    with ThreadPoolExecutor(max_workers=CONCURRENT_CHECKS, thread_name_prefix="check") as pool:
+    pool = ThreadPoolExecutor(max_workers=CONCURRENT_CHECKS, thread_name_prefix="check")
+    try:
         futures = {name: pool.submit(check_rows, db, name, source_files) for name in names}
         return {name: future.result() for name, future in futures.items()}
+    finally:
+        # A failed query fails the run's checks; the queued ones would only delay that report.
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -70,8 +70,9 @@ def _reported(
 # ANALYZE costs tens of milliseconds, more than the rest of a small file's step.
 ANALYZE_FROM_ROWS = 20_000
 ANALYZE_STEPS = frozenset({"analyze_staged", "analyze_changes"})
-# fact_sales is analyzed in the load of a file that adds at least this share of its rows (what
-# autovacuum would wait for, but the run's checks come right after the file).
+# fact_sales is analyzed in the load of a file whose lines number at least this share of the
+# table's estimated rows (what autovacuum would wait for, but the run's checks come right after
+# the file). Lines read, not facts added: a replaced file changes as many rows as it brings.
 ANALYZE_FACTS_SHARE = 0.1
 
 # Below this size a file's stream leaves little to hand back, and a collection of the whole

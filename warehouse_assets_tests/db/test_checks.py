@@ -7,7 +7,7 @@ import threading
 import psycopg
 
 from warehouse_assets.db import sqlfiles
-from warehouse_assets.db.checks import CONCURRENT_CHECKS, check_rows, checks_rows
+from warehouse_assets.db.checks import check_rows, checks_rows
 from warehouse_assets.db.connection import Database
 from warehouse_assets.defs.checks import RECONCILES, SALES_COUNTING
 from warehouse_assets_tests.support.processes import wait_for
@@ -19,7 +19,8 @@ def _waiting_checks(db: psycopg.Connection) -> list[str]:
     """The checks whose query is waiting on a lock right now, by their statement's text."""
     beginnings = {sqlfiles.statement(f"checks/{name}.sql")[:160]: name for name in SALES_CHECKS}
     queries = db.execute(
-        "SELECT query FROM pg_stat_activity WHERE application_name = 'warehouse' AND wait_event_type = 'Lock'"
+        "SELECT query FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'warehouse' AND wait_event_type = 'Lock'"
     ).fetchall()
     return sorted(beginnings[q[:160]] for (q,) in queries if q[:160] in beginnings)
 
@@ -28,7 +29,8 @@ def test_two_checks_run_at_once_on_their_own_connections_and_no_more(warehouse_u
     warehouse = Database(warehouse_url)
     one_at_a_time = {name: check_rows(warehouse, name, None) for name in SALES_CHECKS}
     blocker = psycopg.connect(warehouse_url)
-    blocker.execute("LOCK TABLE warehouse.dim_customer IN ACCESS EXCLUSIVE MODE")
+    # Every sales check reads fact_sales: each one started waits on this lock until it is released.
+    blocker.execute("LOCK TABLE warehouse.fact_sales IN ACCESS EXCLUSIVE MODE")
     outcome: dict[str, object] = {}
 
     def run_checks() -> None:
@@ -40,14 +42,17 @@ def test_two_checks_run_at_once_on_their_own_connections_and_no_more(warehouse_u
     thread = threading.Thread(target=run_checks)
     thread.start()
     try:
-        # Both checks that read dim_customer wait on the lock at once: one at a time would leave
-        # the second unstarted behind the first.
+        # The first two checks wait on the lock at once: one at a time would leave the second
+        # unstarted behind the first.
         wait_for(
-            lambda: _waiting_checks(db) == ["dim_customer_matches_facts", "fact_sales_no_orphans"],
-            "both checks that read dim_customer to wait for its lock at the same time",
+            lambda: _waiting_checks(db) == SALES_CHECKS[:2],
+            "the first two checks to wait for fact_sales's lock at the same time",
         )
+        # The pool started exactly its workers when the checks were submitted, and both are busy:
+        # no third check can start until one of the two finishes.
         workers = [t for t in threading.enumerate() if t.name.startswith("check")]
-        assert len(workers) == CONCURRENT_CHECKS
+        assert len(workers) == 2
+        assert _waiting_checks(db) == SALES_CHECKS[:2]
     finally:
         blocker.rollback()
         blocker.close()

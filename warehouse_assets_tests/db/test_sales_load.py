@@ -9,6 +9,7 @@ from pathlib import Path
 from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 from warehouse_assets.core.sales_reader import SalesFileReader
 from warehouse_assets.db.connection import Database
+from warehouse_assets.db import sales_load
 from warehouse_assets.db.sales_load import ANALYZE_FROM_ROWS, FileLoad, load_sales_file
 
 
@@ -40,3 +41,26 @@ def test_a_large_file_analyzes_fact_sales_and_a_small_one_does_not(warehouse_url
     assert second.rows_loaded == 300
     assert "analyze_facts" not in second.step_seconds
     assert _estimated_facts(db) == first.rows_loaded
+
+
+def test_a_file_a_tenth_the_size_of_fact_sales_analyzes_it_and_a_smaller_one_does_not(
+    warehouse_url, db, tmp_path, monkeypatch
+):
+    # Small files stand in for large ones: the share is what this test is about.
+    monkeypatch.setattr(sales_load, "ANALYZE_FROM_ROWS", 100)
+
+    def sales(name: str, rows: int, seed: int) -> Path:
+        spec = SalesSpec(rows=rows, customers=200, bad_share=0, seed=seed, id_prefix=name.upper())
+        return generate_sales(tmp_path / f"{name}.csv", spec).path
+
+    first = _load(warehouse_url, sales("a", 2_000, 7))
+    assert "analyze_facts" in first.step_seconds
+    assert _estimated_facts(db) == 2_000
+
+    below = _load(warehouse_url, sales("b", 199, 8))  # 199 < 0.1 x 2,000
+    assert "analyze_facts" not in below.step_seconds
+    assert _estimated_facts(db) == 2_000
+
+    above = _load(warehouse_url, sales("c", 250, 9))  # 250 >= 0.1 x 2,000 (the estimate, not 2,199)
+    assert "analyze_facts" in above.step_seconds
+    assert _estimated_facts(db) == 2_000 + 199 + 250
