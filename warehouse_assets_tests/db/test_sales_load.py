@@ -8,8 +8,8 @@ from pathlib import Path
 
 from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 from warehouse_assets.core.sales_reader import SalesFileReader
-from warehouse_assets.db.connection import Database
 from warehouse_assets.db import sales_load
+from warehouse_assets.db.connection import Database
 from warehouse_assets.db.sales_load import ANALYZE_FROM_ROWS, FileLoad, load_sales_file
 
 
