@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-from warehouse_assets.db.connection import Database
+import psycopg
 
-# Each check is one scan-and-aggregate query that keeps one server process busy. Two at a time
-# overlap one check's reads with another's aggregation even on a two-core server (the smallest we
-# support); more would queue behind each other on such a server and hold more memory meanwhile.
-CONCURRENT_CHECKS = 2
+from warehouse_assets.db.connection import Database, fetch_dicts
+
+
+def _params(source_files: Sequence[str] | None) -> dict[str, Any]:
+    return {"source_files": list(source_files) if source_files is not None else None}
 
 
 def check_rows(db: Database, name: str, source_files: Sequence[str] | None) -> list[dict[str, Any]]:
     """The rows of check `name` over the given files' facts, or the whole warehouse (None)."""
-    return db.rows(f"checks/{name}.sql", {"source_files": list(source_files) if source_files is not None else None})
+    return db.rows(f"checks/{name}.sql", _params(source_files))
+
+
+def _query(name: str, source_files: Sequence[str] | None, conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return fetch_dicts(conn, f"checks/{name}.sql", _params(source_files))
 
 
 def checks_rows(
     db: Database, names: Sequence[str], source_files: Sequence[str] | None
 ) -> dict[str, list[dict[str, Any]]]:
-    """The rows of each named check, `CONCURRENT_CHECKS` of them at a time, each on its own
-    connection (they only read, and each sees the warehouse as committed when it starts)."""
-    pool = ThreadPoolExecutor(max_workers=CONCURRENT_CHECKS, thread_name_prefix="check")
-    try:
-        futures = {name: pool.submit(check_rows, db, name, source_files) for name in names}
-        return {name: future.result() for name, future in futures.items()}
-    finally:
-        # A failed query fails the run's checks; the queued ones would only delay that report.
-        pool.shutdown(wait=True, cancel_futures=True)
+    """The rows of each named check, queried a few at a time (`Database.read_concurrently`)."""
+    return db.read_concurrently({name: partial(_query, name, source_files) for name in names}, thread_name="check")

@@ -8,9 +8,10 @@ naive timestamps mean UTC everywhere, and without JIT compilation. The star sche
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -20,6 +21,14 @@ from warehouse_assets.db import sqlfiles
 
 _schema_ready: set[str] = set()
 _schema_lock = threading.Lock()
+
+T = TypeVar("T")
+
+# The read-only queries that follow a load (the checks, the views' previews) each keep one server
+# process busy. Two at a time overlap one query's reads with another's sorting and aggregation
+# even on a two-core server (the smallest we support); more would queue behind each other on such
+# a server and hold more memory meanwhile.
+CONCURRENT_READS = 2
 
 
 # Without JIT: the warehouse's statements read a file's rows or a run's customers through keys,
@@ -96,6 +105,37 @@ class Database:
         with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sqlfiles.statement(relative), params or {})
             return cur.fetchall()
+
+    def read_concurrently(
+        self,
+        work: Mapping[str, Callable[[psycopg.Connection], T]],
+        *,
+        workers: int = CONCURRENT_READS,
+        thread_name: str = "reader",
+    ) -> dict[str, T]:
+        """Each piece of read-only work, `workers` at a time in the order given, on its thread's
+        own connection (autocommit: each statement sees the warehouse as committed when it
+        starts); the results by name. A failure cancels the pieces not started and is raised."""
+        self._ensure_schema()
+        local = threading.local()
+        opened: list[psycopg.Connection] = []
+
+        def run(piece: Callable[[psycopg.Connection], T]) -> T:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = connect(self.url, autocommit=True)
+                opened.append(conn)
+            return piece(conn)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name)
+        try:
+            futures = {name: pool.submit(run, piece) for name, piece in work.items()}
+            return {name: future.result() for name, future in futures.items()}
+        finally:
+            # After a failure the queued pieces would only delay its report.
+            pool.shutdown(wait=True, cancel_futures=True)
+            for conn in opened:
+                conn.close()
 
     def scalar(self, relative: str, params: dict | None = None) -> Any:
         with self.connection() as conn:
