@@ -1,2 +1,2 @@
--- Every row of a relation (identifier quoted by the caller): what a dashboard reads.
+-- Every row of a relation (identifier quoted by the caller), as rows a client makes objects of.
 SELECT * FROM {relation}

@@ -53,6 +53,8 @@ def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_ser
         for run in (results["warehouse"], results["incremental"], results["many_files"], results["one_file"]):
             assert run["process_seconds"] > 0 and run["peak_rss_mb"] > 0 and run["runs"]["sales_files_job"] > 0
         assert set(results["dashboards"]) == DASHBOARDS
+        assert all(d["delivered"] > 0 and d["python_rows"] > 0 for d in results["dashboards"].values())
+        assert results["dashboards"]["analytics.executive_summary"]["rows"] == 1  # one row by design
         printed = capsys.readouterr().out
         assert "**limit: total**" in printed and "whole load / limit =" in printed and "3 files / 1 file =" in printed
 
