@@ -1,15 +1,11 @@
 -- Each customer's totals and purchase dates in dim_customer equal what fact_sales says:
 -- lifetime_value = sales minus returns (gross_sales and returns_amount each as well, and
 -- return_count), total_orders = distinct (file, order_id) of the sales, total_quantity = quantity
--- sold, first and last purchase dates = the first and last sale day, first <= last; every customer with facts is in
--- dim_customer and every customer in dim_customer has facts. Parameter source_files: the customers of a run's files, or NULL for all.
-WITH scope AS (
-    SELECT DISTINCT customer_id FROM warehouse.fact_sales
-    WHERE %(source_files)s::text[] IS NOT NULL AND source_file = ANY(%(source_files)s::text[])
-    UNION
-    SELECT customer_id FROM warehouse.dim_customer WHERE %(source_files)s::text[] IS NULL
-),
-facts AS (
+-- sold, first and last purchase dates = the first and last sale day, first <= last; every customer
+-- with facts is in dim_customer and every customer in dim_customer has facts.
+-- This is the whole-warehouse query, re-derived from every fact; over a run's files the check asks
+-- the same through the files' per-customer sums (dim_customer_matches_facts_of_files.sql).
+WITH facts AS (
     SELECT f.customer_id,
            count(DISTINCT (f.source_file, f.order_id)) FILTER (WHERE f.transaction_type = 'sale') AS orders,
            coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
@@ -18,19 +14,11 @@ facts AS (
            count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
            (min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS first_day,
            (max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS last_day
-    FROM (
-        -- Two branches, one of which the parameter switches off, rather than "NULL or in scope":
-        -- under an OR the planner cannot join the scope, and reads every fact to filter them.
-        -- Joined, a small file's customers are looked up through the customer-day index.
-        SELECT * FROM warehouse.fact_sales WHERE %(source_files)s::text[] IS NULL
-        UNION ALL
-        SELECT x.* FROM warehouse.fact_sales x
-        WHERE %(source_files)s::text[] IS NOT NULL AND x.customer_id IN (SELECT customer_id FROM scope)
-    ) f
+    FROM warehouse.fact_sales f
     GROUP BY f.customer_id
 ),
 compared AS (
-    SELECT s.customer_id,
+    SELECT coalesce(d.customer_id, f.customer_id) AS customer_id,
            d.customer_id IS NULL AS missing_in_dim,
            f.customer_id IS NULL AS without_facts,
            (d.lifetime_value IS DISTINCT FROM f.gross - f.returned OR d.gross_sales IS DISTINCT FROM f.gross
@@ -41,9 +29,8 @@ compared AS (
            (d.first_purchase_date IS DISTINCT FROM f.first_day OR d.last_purchase_date IS DISTINCT FROM f.last_day)
                AS dates_mismatch,
            d.first_purchase_date > d.last_purchase_date AS first_after_last
-    FROM (SELECT customer_id FROM scope UNION SELECT customer_id FROM facts) s
-    LEFT JOIN warehouse.dim_customer d ON d.customer_id = s.customer_id
-    LEFT JOIN facts f ON f.customer_id = s.customer_id
+    FROM warehouse.dim_customer d
+    FULL JOIN facts f ON f.customer_id = d.customer_id
 )
 SELECT count(*) AS customers_checked,
        count(*) FILTER (WHERE ltv_mismatch) AS lifetime_value_mismatch,

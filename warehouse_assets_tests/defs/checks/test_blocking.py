@@ -4,6 +4,7 @@ run; the checks on the tables the views read keep the views from being refreshed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import dagster as dg
 import pytest
@@ -127,6 +128,43 @@ def test_a_failing_dimension_check_fails_the_run_and_keeps_the_views_from_refres
     assert repaired.success, step_failures(repaired)
     assert all(e.passed for e in check_results(repaired).values())
     assert "vw_customer_lifetime_value" in materialized(repaired)
+
+
+def test_a_files_customer_sums_that_disagree_with_its_facts_fail_the_runs_customer_check(loaded: Loaded):
+    db = loaded.db
+    # Over a run's files the customer check reads the files' per-customer sums, not every fact of
+    # their customers: a sum written wrong must fail it even where dim_customer agrees with it.
+    victim = db.execute(
+        "SELECT customer_id FROM warehouse.customer_file_stats WHERE source_file = %s ORDER BY 1 OFFSET 2 LIMIT 1",
+        (FILE_B,),
+    ).fetchone()[0]
+    db.execute(
+        """
+        CREATE FUNCTION public.corrupt_file_sum() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.total_amount := NEW.total_amount + 0.01; RETURN NEW; END $$;
+        """
+    )
+    db.execute(
+        "CREATE TRIGGER corrupt_file_sum BEFORE INSERT ON warehouse.customer_file_stats FOR EACH ROW"
+        f" WHEN (NEW.customer_id = '{victim}' AND NEW.source_file = '{FILE_B}')"
+        " EXECUTE FUNCTION public.corrupt_file_sum()"
+    )
+    blocked = load_file(loaded.defs, loaded.instance, FILE_B)  # a reload: its customers are folded again
+    evaluation = check_results(blocked)["dim_customer_matches_facts"]
+    assert not evaluation.passed and meta(evaluation)["examples"] == [victim]
+    assert meta(evaluation)["lifetime_value_mismatch"] == 1
+    assert meta(evaluation)["total_orders_mismatch"] == meta(evaluation)["purchase_dates_mismatch"] == 0
+    assert not blocked.success
+    # dim_customer was folded from the wrong sum: re-derived from every fact, it is off by a cent.
+    (ltv_off,) = db.execute(
+        "SELECT d.lifetime_value - (SELECT sum(CASE WHEN f.transaction_type = 'return' THEN -f.total_amount"
+        " ELSE f.total_amount END) FROM warehouse.fact_sales f WHERE f.customer_id = d.customer_id)"
+        " FROM warehouse.dim_customer d WHERE d.customer_id = %s",
+        (victim,),
+    ).fetchone()
+    assert ltv_off == Decimal("0.01")
+    whole = run_checks(loaded.defs, loaded.instance)["dim_customer_matches_facts"]
+    assert not whole.passed and meta(whole)["examples"] == [victim]
 
 
 def test_a_failing_fact_check_fails_the_run(loaded: Loaded):

@@ -16,6 +16,8 @@ import dagster as dg
 import psycopg
 import pytest
 
+from warehouse_assets.db.checks import check_rows
+from warehouse_assets.db.connection import Database
 from warehouse_assets_tests.support.jobs import run_checks
 from warehouse_assets_tests.support.warehouses import (
     FILE_A,
@@ -456,6 +458,56 @@ def test_dim_customer_matches_facts(loaded: Loaded):
         customers_without_facts=1,
     )
     assert meta(evaluation)["examples"] == sorted([ltv, dates, orders, "C-GHOST"])
+
+
+def test_dim_customer_matches_facts_over_a_runs_files(loaded: Loaded):
+    """The run-scoped query (through the files' per-customer sums) counts what the whole one does."""
+    db = loaded.db
+    name = "dim_customer_matches_facts"
+
+    def of_file_b() -> dict:
+        (row,) = check_rows(Database(loaded.url), name, [FILE_B])
+        return row
+
+    customers_b = [
+        r[0]
+        for r in db.execute(
+            "SELECT customer_id FROM warehouse.customer_file_stats WHERE source_file = %s ORDER BY 1", (FILE_B,)
+        ).fetchall()
+    ]
+    assert {k: of_file_b()[k] for k in COUNTERS[name]} == clean(name)
+    assert of_file_b()["customers_checked"] == len(customers_b)
+
+    ltv, dates, orders, gone = customers_b[:4]
+    db.execute(
+        "UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,)
+    )
+    db.execute(
+        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s",
+        (dates,),
+    )
+    db.execute("UPDATE warehouse.dim_customer SET total_orders = total_orders + 1 WHERE customer_id = %s", (orders,))
+    db.execute("DELETE FROM warehouse.dim_customer WHERE customer_id = %s", (gone,))
+    assert {k: of_file_b()[k] for k in COUNTERS[name]} == clean(
+        name,
+        lifetime_value_mismatch=2,
+        purchase_dates_mismatch=2,
+        first_after_last=1,
+        total_orders_mismatch=2,
+        customers_missing_in_dim=1,
+    )
+    assert of_file_b()["examples"] == sorted([ltv, dates, orders, gone])
+
+    # A customer whose facts vanished, left with file B's row of sums alone: that row speaks of
+    # facts the file lacks, and no other file's row says the customer has facts elsewhere.
+    vanished = customers_b[4]
+    db.execute("DELETE FROM warehouse.fact_sales WHERE customer_id = %s", (vanished,))
+    db.execute(
+        "DELETE FROM warehouse.customer_file_stats WHERE customer_id = %s AND source_file <> %s", (vanished, FILE_B)
+    )
+    after = of_file_b()
+    assert after["customers_without_facts"] == 1 and vanished in after["examples"]
+    assert after["lifetime_value_mismatch"] == 3
 
 
 def test_dim_product_prices_positive(loaded: Loaded):
