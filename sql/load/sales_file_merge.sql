@@ -286,7 +286,10 @@ updated AS (
         net_amount = a.net_amount + c.net_amount
     FROM change c
     WHERE a.customer_id = c.customer_id AND a.month = c.month
-    RETURNING a.customer_id, a.month, a.sale_count, a.return_count, a.net_amount
+    RETURNING a.customer_id, a.month,
+              (a.sale_count - c.sale_count) + (a.return_count - c.return_count) > 0, a.sale_count - c.sale_count,
+              a.net_amount - c.net_amount,
+              a.sale_count + a.return_count > 0, a.sale_count, a.net_amount
 ),
 added AS (
     INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
@@ -298,15 +301,14 @@ added AS (
         SELECT 1 FROM warehouse.agg_customers_monthly x WHERE x.customer_id = c.customer_id AND x.month = c.month
     )
     ORDER BY customer_id, month
-    RETURNING customer_id, month, sale_count, return_count, net_amount
+    -- A new row had nothing before.
+    RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
 )
+-- Each side returns the row as it was and as it is, so neither is joined with change again.
 INSERT INTO touched_months
-SELECT n.customer_id, n.month,
-       (n.sale_count - c.sale_count) + (n.return_count - c.return_count) > 0, n.sale_count - c.sale_count,
-       n.net_amount - c.net_amount,
-       n.sale_count + n.return_count > 0, n.sale_count, n.net_amount
-FROM (SELECT * FROM updated UNION ALL SELECT * FROM added) n
-JOIN change c ON c.customer_id = n.customer_id AND c.month = n.month;
+SELECT * FROM updated
+UNION ALL
+SELECT * FROM added;
 
 -- step: customers_monthly_drop_empty when old_facts has rows
 DELETE FROM warehouse.agg_customers_monthly a
