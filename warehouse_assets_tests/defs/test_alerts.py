@@ -14,6 +14,7 @@ from warehouse_assets.defs.alerts import ALERT_SENT, ALERT_TAG, FAILURE_SENSOR, 
 from warehouse_assets.defs.build import build_definitions
 from warehouse_assets_tests.support.alerts import AlertSensors
 from warehouse_assets_tests.support.data import line, write_sales
+from warehouse_assets_tests.support.databases import corrupt_on_write
 from warehouse_assets_tests.support.http_server import Reply
 from warehouse_assets_tests.support.jobs import failed_files, load_file, load_files, run_checks, step_failures
 
@@ -71,16 +72,7 @@ def test_a_failed_file_is_one_alert_naming_it_with_the_counts_and_a_link(instanc
 
 def test_a_run_blocked_by_a_failed_check_is_one_alert_naming_the_check(instance, landing, alert_defs, webhook, db):
     sensors = AlertSensors(alert_defs, instance)
-    db.execute(
-        """
-        CREATE FUNCTION public.zero_quantity() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN NEW.quantity := 0; RETURN NEW; END $$;
-        """
-    )
-    db.execute(
-        "CREATE TRIGGER zero_quantity BEFORE INSERT ON warehouse.fact_sales FOR EACH ROW"
-        " WHEN (NEW.transaction_id = 'K3') EXECUTE FUNCTION public.zero_quantity()"
-    )
+    corrupt_on_write(db, "zero_quantity", "warehouse.fact_sales", "quantity := 0", "NEW.transaction_id = 'K3'")
     write_sales(landing / "k.csv", *good_lines("K", 8))
     result = load_file(alert_defs, instance, "k.csv")
     assert not result.success and "sales_checks" in step_failures(result)

@@ -82,3 +82,17 @@ def drop_database(admin_url: str, name: str) -> None:
 def connect(url: str) -> psycopg.Connection:
     """An autocommit connection for arranging and asserting."""
     return psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC")
+
+
+def corrupt_on_write(
+    db: psycopg.Connection, name: str, table: str, assignment: str, when: str, events: str = "INSERT"
+) -> None:
+    """A trigger `name` that sets `assignment` (e.g. "quantity := 0") on each row of `table`
+    matching `when` as it is written: damage the load cannot repair, for the checks to catch."""
+    db.execute(
+        f"CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN NEW.{assignment}; RETURN NEW; END $$"
+    )
+    db.execute(
+        f"CREATE TRIGGER {name} BEFORE {events} ON {table} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION public.{name}()"
+    )

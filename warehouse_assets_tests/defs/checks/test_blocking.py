@@ -9,6 +9,7 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
+from warehouse_assets_tests.support.databases import corrupt_on_write
 from warehouse_assets_tests.support.jobs import check_results, load_file, refresh_products, run_checks, step_failures
 from warehouse_assets_tests.support.warehouses import (
     FILE_A,
@@ -94,15 +95,13 @@ def test_a_failing_dimension_check_fails_the_run_and_keeps_the_views_from_refres
     victim = db.execute(
         "SELECT customer_id FROM warehouse.customer_file_stats WHERE source_file = %s ORDER BY 1 LIMIT 1", (FILE_B,)
     ).fetchone()[0]
-    db.execute(
-        """
-        CREATE FUNCTION public.corrupt_ltv() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN NEW.lifetime_value := NEW.lifetime_value + 1; RETURN NEW; END $$;
-        """
-    )
-    db.execute(
-        "CREATE TRIGGER corrupt_ltv BEFORE INSERT OR UPDATE ON warehouse.dim_customer FOR EACH ROW"
-        f" WHEN (NEW.customer_id = '{victim}') EXECUTE FUNCTION public.corrupt_ltv()"
+    corrupt_on_write(
+        db,
+        "corrupt_ltv",
+        "warehouse.dim_customer",
+        "lifetime_value := NEW.lifetime_value + 1",
+        f"NEW.customer_id = '{victim}'",
+        events="INSERT OR UPDATE",
     )
     blocked = load_file(loaded.defs, loaded.instance, FILE_B)
     evaluation = check_results(blocked)["dim_customer_matches_facts"]
@@ -138,16 +137,12 @@ def test_a_files_customer_sums_that_disagree_with_its_facts_fail_the_runs_custom
         "SELECT customer_id FROM warehouse.customer_file_stats WHERE source_file = %s ORDER BY 1 OFFSET 2 LIMIT 1",
         (FILE_B,),
     ).fetchone()[0]
-    db.execute(
-        """
-        CREATE FUNCTION public.corrupt_file_sum() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN NEW.total_amount := NEW.total_amount + 0.01; RETURN NEW; END $$;
-        """
-    )
-    db.execute(
-        "CREATE TRIGGER corrupt_file_sum BEFORE INSERT ON warehouse.customer_file_stats FOR EACH ROW"
-        f" WHEN (NEW.customer_id = '{victim}' AND NEW.source_file = '{FILE_B}')"
-        " EXECUTE FUNCTION public.corrupt_file_sum()"
+    corrupt_on_write(
+        db,
+        "corrupt_file_sum",
+        "warehouse.customer_file_stats",
+        "total_amount := NEW.total_amount + 0.01",
+        f"NEW.customer_id = '{victim}' AND NEW.source_file = '{FILE_B}'",
     )
     blocked = load_file(loaded.defs, loaded.instance, FILE_B)  # a reload: its customers are folded again
     evaluation = check_results(blocked)["dim_customer_matches_facts"]
@@ -172,16 +167,7 @@ def test_a_failing_fact_check_fails_the_run(loaded: Loaded):
     victim = db.execute(
         "SELECT transaction_id FROM warehouse.fact_sales WHERE source_file = %s ORDER BY 1 OFFSET 5 LIMIT 1", (FILE_B,)
     ).fetchone()[0]
-    db.execute(
-        """
-        CREATE FUNCTION public.corrupt_total() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN NEW.quantity := 0; RETURN NEW; END $$;
-        """
-    )
-    db.execute(
-        "CREATE TRIGGER corrupt_total BEFORE INSERT ON warehouse.fact_sales FOR EACH ROW"
-        f" WHEN (NEW.transaction_id = '{victim}') EXECUTE FUNCTION public.corrupt_total()"
-    )
+    corrupt_on_write(db, "corrupt_total", "warehouse.fact_sales", "quantity := 0", f"NEW.transaction_id = '{victim}'")
     failed = load_file(loaded.defs, loaded.instance, FILE_B)
     evaluation = check_results(failed)["fact_sales_amounts_valid"]
     assert not evaluation.passed and meta(evaluation)["examples"] == [victim]

@@ -417,6 +417,19 @@ def test_daily_summaries_reconcile_with_the_ledger(loaded: Loaded):
     assert meta(evaluation)["examples"] == [FILE_A]
 
 
+def corrupt_customers(db: psycopg.Connection, ltv: str, dates: str, orders: str) -> None:
+    """One customer's lifetime value off by a cent, one's first purchase after its last (so also
+    no longer the first day of its facts), one's orders off by one."""
+    db.execute(
+        "UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,)
+    )
+    db.execute(
+        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s",
+        (dates,),
+    )
+    db.execute("UPDATE warehouse.dim_customer SET total_orders = total_orders + 1 WHERE customer_id = %s", (orders,))
+
+
 def test_dim_customer_matches_facts(loaded: Loaded):
     db = loaded.db
     name = "dim_customer_matches_facts"
@@ -426,15 +439,7 @@ def test_dim_customer_matches_facts(loaded: Loaded):
         r[0]
         for r in db.execute("SELECT customer_id FROM warehouse.dim_customer ORDER BY customer_id LIMIT 3").fetchall()
     )
-    db.execute(
-        "UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,)
-    )
-    # first purchase after the last one: also no longer the first day of the customer's facts.
-    db.execute(
-        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s",
-        (dates,),
-    )
-    db.execute("UPDATE warehouse.dim_customer SET total_orders = total_orders + 1 WHERE customer_id = %s", (orders,))
+    corrupt_customers(db, ltv, dates, orders)
     evaluation = checks(loaded)[name]
     assert_failed(evaluation)
     assert counters(evaluation) == clean(
@@ -479,14 +484,7 @@ def test_dim_customer_matches_facts_over_a_runs_files(loaded: Loaded):
     assert of_file_b()["customers_checked"] == len(customers_b)
 
     ltv, dates, orders, gone = customers_b[:4]
-    db.execute(
-        "UPDATE warehouse.dim_customer SET lifetime_value = lifetime_value + 0.01 WHERE customer_id = %s", (ltv,)
-    )
-    db.execute(
-        "UPDATE warehouse.dim_customer SET first_purchase_date = last_purchase_date + 1 WHERE customer_id = %s",
-        (dates,),
-    )
-    db.execute("UPDATE warehouse.dim_customer SET total_orders = total_orders + 1 WHERE customer_id = %s", (orders,))
+    corrupt_customers(db, ltv, dates, orders)
     db.execute("DELETE FROM warehouse.dim_customer WHERE customer_id = %s", (gone,))
     assert {k: of_file_b()[k] for k in COUNTERS[name]} == clean(
         name,
