@@ -286,7 +286,7 @@ updated AS (
         net_amount = a.net_amount + c.net_amount
     FROM change c
     WHERE a.customer_id = c.customer_id AND a.month = c.month
-    RETURNING a.customer_id, a.month,
+    RETURNING a.customer_id AS customer_id, a.month AS month,
               (a.sale_count - c.sale_count) + (a.return_count - c.return_count) > 0, a.sale_count - c.sale_count,
               a.net_amount - c.net_amount,
               a.sale_count + a.return_count > 0, a.sale_count, a.net_amount
@@ -296,10 +296,9 @@ added AS (
     -- In key order: the key's index is then filled page by page (a large file's months in the
     -- hash's order cost twice as much). Sorted once, in change: this sort finds its input in
     -- order.
+    -- The rows the update did not find: looked up in its result, not in the table's index again.
     SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
-    WHERE NOT EXISTS (
-        SELECT 1 FROM warehouse.agg_customers_monthly x WHERE x.customer_id = c.customer_id AND x.month = c.month
-    )
+    WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
     ORDER BY customer_id, month
     -- A new row had nothing before.
     RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
