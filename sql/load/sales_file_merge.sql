@@ -293,10 +293,10 @@ updated AS (
 ),
 added AS (
     INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
-    -- In key order: the key's index is then filled page by page (a large file's months in the
-    -- hash's order cost twice as much). Sorted once, in change: this sort finds its input in
-    -- order.
-    -- The rows the update did not find: looked up in its result, not in the table's index again.
+    -- The months the update did not find, looked up in its result rather than in the table's
+    -- index again; in key order, so the index is filled page by page (a large file's months in
+    -- the hash's order cost twice as much). change is sorted already: this sort finds its input
+    -- in order.
     SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
     WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
     ORDER BY customer_id, month

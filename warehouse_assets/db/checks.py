@@ -10,7 +10,6 @@ import psycopg
 
 from warehouse_assets.db.connection import Database, fetch_dicts
 
-
 # Checks whose question over a run's files is asked through other tables than over the whole
 # warehouse, so that its cost follows the files (see each file's header).
 OF_FILES = {"dim_customer_matches_facts": "dim_customer_matches_facts_of_files"}
@@ -24,13 +23,14 @@ def _params(source_files: Sequence[str] | None) -> dict[str, Any]:
     return {"source_files": list(source_files) if source_files is not None else None}
 
 
-def check_rows(db: Database, name: str, source_files: Sequence[str] | None) -> list[dict[str, Any]]:
-    """The rows of check `name` over the given files' facts, or the whole warehouse (None)."""
-    return db.rows(_relative(name, source_files), _params(source_files))
-
-
 def _query(name: str, source_files: Sequence[str] | None, conn: psycopg.Connection) -> list[dict[str, Any]]:
     return fetch_dicts(conn, _relative(name, source_files), _params(source_files))
+
+
+def check_rows(db: Database, name: str, source_files: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The rows of check `name` over the given files' facts, or the whole warehouse (None)."""
+    with db.connection() as conn:
+        return _query(name, source_files, conn)
 
 
 def checks_rows(
