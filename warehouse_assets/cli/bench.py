@@ -341,7 +341,7 @@ def print_table(r: dict) -> None:
     say(line("a new file: whole process", inc["process_seconds"], None, inc["peak_rss_mb"], ratio=False))
     for relation, d in r["dashboards"].items():
         say(
-            f"| dashboard {relation} ({d['rows']:,} rows): to the client; as Python rows"
+            f"| dashboard {relation} ({d['rows']:,} row{'' if d['rows'] == 1 else 's'}): to the client; as Python rows"
             f" | {d['delivered'] * 1000:.0f} ms; {d['python_rows'] * 1000:.0f} ms | | | |"
         )
     if "many_files" in r:
