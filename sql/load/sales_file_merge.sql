@@ -5,6 +5,9 @@
 -- is either wholly loaded with everything that depends on it, or not at all, and the cost follows
 -- the file, not the size of the warehouse.
 -- Parameters: source_file, loaded_at. The tables it works in are sales_file_work_tables.sql.
+-- The file's facts are the staged rows without reasons (`reasons IS NULL`): rows the reader
+-- rejected carry theirs, and a valid row whose id another file holds gets duplicate_transaction
+-- below. The staged table is read where it is, never copied into another.
 -- A step marked "when old_facts has rows" only undoes or moves what a previous version of the
 -- file held; for a new file (none) it is skipped, which is most of a small file's statements.
 --
@@ -21,6 +24,11 @@
 -- step: memory
 -- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
 SET LOCAL work_mem = '256MB';
+
+-- step: index_memory
+-- (only for a bulk load: see BULK_SHARE in db/sales_load.py) The indexes built again after a
+-- bulk insert sort every fact: in memory up to this, in runs on disk beyond it.
+SET LOCAL maintenance_work_mem = '512MB';
 
 -- step: analyze_staged
 -- (skipped for a small file: see ANALYZE_FROM_ROWS in db/sales_load.py)
@@ -50,19 +58,43 @@ CROSS JOIN LATERAL (
     WHERE f.transaction_id = s.transaction_id AND f.source_file <> %(source_file)s
     LIMIT 1
 ) h
-WHERE s.reasons IS NULL;
-
--- step: new_facts
-INSERT INTO new_facts
-SELECT s.transaction_id, s.date_key, s.customer_id, s.product_id, s.transaction_ts, s.quantity, s.unit_price,
-       s.total_amount, s.payment_method, s.line_number, s.line_count, s.customer_name, s.city, s.country,
-       s.product_name, s.order_id, s.transaction_type, s.original_transaction_id, s.discount_amount,
-       s.transaction_type = 'sale'
-           AND row_number() OVER (PARTITION BY s.order_id, s.customer_id, s.transaction_type ORDER BY s.line_number) = 1
-           AS opens_order
-FROM staged_sales s
 WHERE s.reasons IS NULL
-  AND NOT EXISTS (SELECT 1 FROM held_elsewhere h WHERE h.line_number = s.line_number);
+  -- Evaluated once: into an empty table (a first load) there is nothing to look up.
+  AND EXISTS (SELECT 1 FROM warehouse.fact_sales);
+
+-- step: duplicates_of_other_files when held_elsewhere has rows
+-- Those rows are quarantined as duplicate_transaction (by quarantine_rejected, with the reader's
+-- rejects). The raw text of a valid row is not kept, so their raw_record holds the validated
+-- values (from which a row can be promoted later) and where the id was loaded first.
+UPDATE staged_sales s
+SET reasons = ARRAY['duplicate_transaction'],
+    opens_order = NULL,
+    raw_record = jsonb_build_object(
+        'transaction_id', s.transaction_id, 'transaction_date', s.transaction_ts,
+        'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
+        'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
+        'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
+        'payment_method', s.payment_method, 'order_id', s.order_id,
+        'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
+        'discount_amount', s.discount_amount,
+        'first_loaded_from', h.source_file,
+        'first_loaded_line', h.source_line)
+FROM held_elsewhere h
+WHERE h.line_number = s.line_number;
+
+-- step: order_openers
+-- (only for a file whose rows name their orders, see Summary.orders_named in the reader; in
+-- any other file every line is an order of its own, and the reader marks each sale as opening
+-- it) The first sale line of each order (its order_id and customer) among the file's facts.
+UPDATE staged_sales s
+SET opens_order = s.transaction_type = 'sale' AND s.line_number = o.first_line
+FROM (
+    SELECT order_id, customer_id, min(line_number) FILTER (WHERE transaction_type = 'sale') AS first_line
+    FROM staged_sales
+    WHERE reasons IS NULL
+    GROUP BY order_id, customer_id
+) o
+WHERE s.reasons IS NULL AND s.order_id = o.order_id AND s.customer_id = o.customer_id;
 
 -- step: promoted_copies when old_facts has rows
 INSERT INTO promoted_copies
@@ -90,7 +122,7 @@ JOIN warehouse.rejected_sales q
 JOIN warehouse.sales_files l ON l.source_file = q.source_file
 WHERE q.source_file <> %(source_file)s
   AND q.raw_record ? 'first_loaded_from'
-  AND NOT EXISTS (SELECT 1 FROM new_facts n WHERE n.transaction_id = o.transaction_id)
+  AND NOT EXISTS (SELECT 1 FROM staged_sales n WHERE n.transaction_id = o.transaction_id AND n.reasons IS NULL)
 ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
 
 -- step: promoted when old_facts has rows
@@ -109,15 +141,41 @@ FROM promoted_copies c;
 
 -- step: analyze_changes
 -- (skipped for a small file, as analyze_staged)
-ANALYZE old_facts, new_facts, promoted;
+ANALYZE old_facts, promoted;
+
+-- step: file_customers
+-- This file's contribution per customer: its totals, and the attributes of its latest row (the
+-- latest timestamp, then the last line). The rows at a customer's latest timestamp are found by
+-- joining on it, so only those are sorted, not the whole file.
+INSERT INTO file_customers
+WITH a AS (
+    SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
+           coalesce(sum(quantity) FILTER (WHERE transaction_type = 'sale'), 0) AS quantity,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'sale'), 0) AS amount,
+           min(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS first_sale_ts,
+           max(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS last_sale_ts,
+           count(*) FILTER (WHERE opens_order) AS orders,
+           count(*) FILTER (WHERE transaction_type = 'return') AS returns,
+           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0) AS returned
+    FROM staged_sales
+    WHERE reasons IS NULL
+    GROUP BY customer_id
+)
+SELECT DISTINCT ON (a.customer_id)
+       a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
+       a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
+FROM a
+JOIN staged_sales l ON l.customer_id = a.customer_id AND l.transaction_ts = a.last_ts AND l.reasons IS NULL
+ORDER BY a.customer_id, l.line_number DESC;
 
 -- step: touched_customers
 -- The customers this load touches, with their cohort (the month of their first sale) before it,
 -- and whether they were known at all (a customer has a row in dim_customer while any fact of
--- theirs exists, so an unknown one has no month this load does not bring).
+-- theirs exists, so an unknown one has no month this load does not bring). The file's own are
+-- file_customers, one row each.
 INSERT INTO touched_customers
 SELECT t.customer_id, date_trunc('month', c.first_purchase_date)::date AS cohort_before, c.known IS NOT NULL
-FROM (SELECT customer_id FROM old_facts UNION SELECT customer_id FROM new_facts UNION SELECT customer_id FROM promoted) t
+FROM (SELECT customer_id FROM file_customers UNION SELECT customer_id FROM old_facts UNION SELECT customer_id FROM promoted) t
 LEFT JOIN LATERAL (
     SELECT d.first_purchase_date, true AS known FROM warehouse.dim_customer d WHERE d.customer_id = t.customer_id LIMIT 1
 ) c ON true;
@@ -132,7 +190,7 @@ FROM (
     SELECT customer_id, date_key, bool_or(side < 0) AS in_old, bool_or(side > 0) AS in_new
     FROM (
         SELECT customer_id, date_key, -1 AS side FROM old_facts
-        UNION ALL SELECT customer_id, date_key, 1 FROM new_facts
+        UNION ALL SELECT customer_id, date_key, 1 FROM staged_sales WHERE reasons IS NULL
         UNION ALL SELECT customer_id, date_key, 1 FROM promoted
     ) t
     GROUP BY customer_id, date_key
@@ -154,6 +212,16 @@ DELETE FROM warehouse.rejected_sales q
 USING promoted p
 WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
 
+-- step: drop_fact_indexes
+-- (only for a bulk load: a file at least as large as fact_sales, see BULK_SHARE in
+-- db/sales_load.py) Entering a million rows one by one into the customer-day index costs about
+-- three times what sorting the whole table once to build it does, so such a load drops the
+-- secondary indexes here and builds them again after the insert (create_fact_indexes). Both
+-- happen in the file's transaction: a failure leaves the indexes as they were, and until the
+-- commit the table is locked against readers, as a first load of that size would keep it busy
+-- anyway. The primary key stays: it is filled in key order, page by page.
+DROP INDEX warehouse.fact_sales_source_file_idx, warehouse.fact_sales_customer_day_idx;
+
 -- step: insert_facts
 -- In key order, so that the primary key's index is filled from left to right.
 INSERT INTO warehouse.fact_sales (
@@ -164,7 +232,8 @@ INSERT INTO warehouse.fact_sales (
 SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
        total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
        discount_amount, %(source_file)s, line_number, line_count, %(loaded_at)s
-FROM new_facts
+FROM staged_sales
+WHERE reasons IS NULL
 ORDER BY transaction_id;
 
 -- step: insert_promoted when old_facts has rows
@@ -178,35 +247,24 @@ SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quanti
        discount_amount, source_file, line_number, line_count, %(loaded_at)s
 FROM promoted;
 
+-- step: create_fact_indexes_source_file
+-- (only for a bulk load) The indexes as sql/schema/040_fact_sales.sql declares them.
+CREATE INDEX fact_sales_source_file_idx ON warehouse.fact_sales (source_file);
+
+-- step: create_fact_indexes_customer_day
+CREATE INDEX fact_sales_customer_day_idx ON warehouse.fact_sales (customer_id, date_key);
+
 -- step: quarantine_rejected
 INSERT INTO warehouse.rejected_sales (source_file, line_number, line_count, transaction_id, reasons, raw_record, rejected_at)
 SELECT %(source_file)s, line_number, line_count, transaction_id, reasons, raw_record, %(loaded_at)s
 FROM staged_sales
 WHERE reasons IS NOT NULL;
 
--- step: quarantine_duplicates
--- The raw text of a valid row is not kept, so its raw_record holds the validated values (from
--- which it can be promoted later) and where the id was loaded first.
-INSERT INTO warehouse.rejected_sales (source_file, line_number, line_count, transaction_id, reasons, raw_record, rejected_at)
-SELECT %(source_file)s, s.line_number, s.line_count, s.transaction_id, ARRAY['duplicate_transaction'],
-       jsonb_build_object(
-           'transaction_id', s.transaction_id, 'transaction_date', s.transaction_ts,
-           'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
-           'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
-           'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
-           'payment_method', s.payment_method, 'order_id', s.order_id,
-           'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
-           'discount_amount', s.discount_amount,
-           'first_loaded_from', h.source_file,
-           'first_loaded_line', h.source_line),
-       %(loaded_at)s
-FROM staged_sales s
-JOIN held_elsewhere h ON h.line_number = s.line_number;
-
 -- step: inferred_products
 INSERT INTO warehouse.dim_product (product_id, product_name, is_inferred, first_loaded_at, updated_at)
 SELECT n.product_id, coalesce(max(n.product_name), 'Unknown product ' || n.product_id), true, %(loaded_at)s, %(loaded_at)s
-FROM (SELECT product_id, product_name FROM new_facts UNION ALL SELECT product_id, product_name FROM promoted) n
+FROM (SELECT product_id, product_name FROM staged_sales WHERE reasons IS NULL
+      UNION ALL SELECT product_id, product_name FROM promoted) n
 WHERE NOT EXISTS (SELECT 1 FROM warehouse.dim_product p WHERE p.product_id = n.product_id)
 GROUP BY n.product_id
 ON CONFLICT (product_id) DO NOTHING;
@@ -233,7 +291,8 @@ FROM (
     UNION ALL
     SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
            transaction_type = 'sale', opens_order, discount_amount
-    FROM new_facts
+    FROM staged_sales
+    WHERE reasons IS NULL
     UNION ALL
     SELECT 1, date_key, product_id, payment_method, quantity, total_amount, unit_price,
            transaction_type = 'sale', opens_order, discount_amount
@@ -273,7 +332,7 @@ WITH change AS (
            sum(sign * CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END) AS net_amount
     FROM (
         SELECT -1 AS sign, customer_id, transaction_ts, transaction_type, total_amount FROM old_facts
-        UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM new_facts
+        UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM staged_sales WHERE reasons IS NULL
         UNION ALL SELECT 1, customer_id, transaction_ts, transaction_type, total_amount FROM promoted
     ) c
     GROUP BY 1, 2
@@ -327,30 +386,6 @@ WHERE a.date_key = c.date_key AND a.unique_customers = 0;
 
 -- step: delete_previous_customer_stats when old_facts has rows
 DELETE FROM warehouse.customer_file_stats WHERE source_file = %(source_file)s;
-
--- step: file_customers
--- This file's contribution per customer: its totals, and the attributes of its latest row (the
--- latest timestamp, then the last line). The rows at a customer's latest timestamp are found by
--- joining on it, so only those are sorted, not the whole file.
-INSERT INTO file_customers
-WITH a AS (
-    SELECT customer_id, min(transaction_ts) AS first_ts, max(transaction_ts) AS last_ts, count(*) AS transactions,
-           coalesce(sum(quantity) FILTER (WHERE transaction_type = 'sale'), 0) AS quantity,
-           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'sale'), 0) AS amount,
-           min(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS first_sale_ts,
-           max(transaction_ts) FILTER (WHERE transaction_type = 'sale') AS last_sale_ts,
-           count(*) FILTER (WHERE opens_order) AS orders,
-           count(*) FILTER (WHERE transaction_type = 'return') AS returns,
-           coalesce(sum(total_amount) FILTER (WHERE transaction_type = 'return'), 0) AS returned
-    FROM new_facts
-    GROUP BY customer_id
-)
-SELECT DISTINCT ON (a.customer_id)
-       a.customer_id, a.first_ts, a.last_ts, a.transactions, a.quantity, a.amount, a.first_sale_ts,
-       a.last_sale_ts, a.orders, a.returns, a.returned, l.customer_name, l.city, l.country
-FROM a
-JOIN new_facts l ON l.customer_id = a.customer_id AND l.transaction_ts = a.last_ts
-ORDER BY a.customer_id, l.line_number DESC;
 
 -- step: customer_stats
 INSERT INTO warehouse.customer_file_stats (
@@ -593,10 +628,11 @@ WHERE a.cohort_month = k.cohort_month AND a.month = k.month AND a.members = 0;
 -- dim_date has no gaps: the days of the new facts are added, and with them every day between
 -- them and the range already covered. Only days outside that range can be missing, so the cost
 -- follows the new dates, not the whole calendar.
-WITH wanted AS (
-    SELECT min(to_date(date_key::text, 'YYYYMMDD')) AS lo, max(to_date(date_key::text, 'YYYYMMDD')) AS hi
-    FROM (SELECT date_key FROM new_facts UNION ALL SELECT date_key FROM promoted) k
+WITH keys AS (
+    SELECT min(date_key) AS lo, max(date_key) AS hi
+    FROM (SELECT date_key FROM staged_sales WHERE reasons IS NULL UNION ALL SELECT date_key FROM promoted) k
 ),
+wanted AS (SELECT to_date(lo::text, 'YYYYMMDD') AS lo, to_date(hi::text, 'YYYYMMDD') AS hi FROM keys),
 covered AS (SELECT min(full_date) AS lo, max(full_date) AS hi FROM warehouse.dim_date)
 INSERT INTO warehouse.dim_date
 SELECT (warehouse.dim_date_row(g::date)).*

@@ -7,30 +7,21 @@
 -- step: old_facts
 -- The facts the file's previous version holds (replaced by this load).
 CREATE TEMP TABLE old_facts (
-    transaction_id text, date_key integer, customer_id text, product_id integer, quantity integer,
-    unit_price numeric(12, 2), total_amount numeric(14, 2), payment_method text,
+    transaction_id text COLLATE "C", date_key integer, customer_id text COLLATE "C", product_id integer, quantity integer,
+    unit_price numeric(12, 2), total_amount numeric(14, 2), payment_method text COLLATE "C",
     transaction_ts timestamptz, transaction_type text, opens_order boolean, discount_amount numeric(14, 2)
 ) ON COMMIT DELETE ROWS;
 
 -- step: held_elsewhere
-CREATE TEMP TABLE held_elsewhere (line_number bigint, source_file text, source_line bigint) ON COMMIT DELETE ROWS;
-
--- step: new_facts
-CREATE TEMP TABLE new_facts (
-    transaction_id text, date_key integer, customer_id text, product_id integer, transaction_ts timestamptz,
-    quantity integer, unit_price numeric(12, 2), total_amount numeric(14, 2), payment_method text,
-    line_number bigint, line_count integer, customer_name text, city text, country text, product_name text,
-    order_id text, transaction_type text, original_transaction_id text, discount_amount numeric(14, 2),
-    opens_order boolean
-) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE held_elsewhere (line_number bigint, source_file text COLLATE "C", source_line bigint) ON COMMIT DELETE ROWS;
 
 -- step: promoted_copies
 CREATE TEMP TABLE promoted_copies (
-    source_file text, line_number bigint, line_count integer, transaction_id text, date_key integer,
-    transaction_ts timestamptz, customer_id text, customer_name text, city text, country text,
+    source_file text COLLATE "C", line_number bigint, line_count integer, transaction_id text COLLATE "C", date_key integer,
+    transaction_ts timestamptz, customer_id text COLLATE "C", customer_name text, city text, country text,
     product_id integer, product_name text, quantity integer, unit_price numeric(12, 2),
-    total_amount numeric(14, 2), payment_method text, order_id text, transaction_type text,
-    original_transaction_id text, discount_amount numeric(14, 2)
+    total_amount numeric(14, 2), payment_method text COLLATE "C", order_id text COLLATE "C", transaction_type text,
+    original_transaction_id text COLLATE "C", discount_amount numeric(14, 2)
 ) ON COMMIT DELETE ROWS;
 
 -- step: promoted
@@ -40,16 +31,16 @@ CREATE TEMP TABLE promoted (LIKE promoted_copies, opens_order boolean) ON COMMIT
 CREATE TEMP TABLE customer_day_changes (date_key integer, change bigint) ON COMMIT DELETE ROWS;
 
 -- step: touched_customers
-CREATE TEMP TABLE touched_customers (customer_id text, cohort_before date, known boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE touched_customers (customer_id text COLLATE "C", cohort_before date, known boolean) ON COMMIT DELETE ROWS;
 
 -- step: touched_months
 CREATE TEMP TABLE touched_months (
-    customer_id text, month date, existed boolean, sale_count_before bigint, net_amount_before numeric,
+    customer_id text COLLATE "C", month date, existed boolean, sale_count_before bigint, net_amount_before numeric,
     exists_now boolean, sale_count_now bigint, net_amount_now numeric
 ) ON COMMIT DELETE ROWS;
 
 -- step: customers_after
-CREATE TEMP TABLE customers_after (customer_id text, cohort_after date) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE customers_after (customer_id text COLLATE "C", cohort_after date) ON COMMIT DELETE ROWS;
 
 -- step: cohort_changes
 CREATE TEMP TABLE cohort_changes (
@@ -58,10 +49,10 @@ CREATE TEMP TABLE cohort_changes (
 
 -- step: file_customers
 CREATE TEMP TABLE file_customers (
-    customer_id text, first_ts timestamptz, last_ts timestamptz, transactions bigint, quantity bigint,
+    customer_id text COLLATE "C", first_ts timestamptz, last_ts timestamptz, transactions bigint, quantity bigint,
     amount numeric, first_sale_ts timestamptz, last_sale_ts timestamptz, orders bigint, returns bigint,
     returned numeric, customer_name text, city text, country text
 ) ON COMMIT DELETE ROWS;
 
 -- step: recomputed_customers
-CREATE TEMP TABLE recomputed_customers (customer_id text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE recomputed_customers (customer_id text COLLATE "C") ON COMMIT DELETE ROWS;

@@ -7,10 +7,10 @@
 CREATE TEMP TABLE staged_sales (
     line_number    bigint NOT NULL,   -- first physical line of the record, 1-based
     line_count     integer NOT NULL,  -- physical lines the record spans (quoted line breaks)
-    transaction_id text,
+    transaction_id text COLLATE "C",
     transaction_ts timestamptz,
     date_key       integer,
-    customer_id    text,
+    customer_id    text COLLATE "C",
     customer_name  text,
     city           text,
     country        text,
@@ -19,11 +19,12 @@ CREATE TEMP TABLE staged_sales (
     quantity       integer,
     unit_price     numeric(12, 2),
     total_amount   numeric(14, 2),
-    payment_method text,
-    order_id       text,              -- the transaction id when the row names no order
+    payment_method text COLLATE "C",
+    order_id       text COLLATE "C",              -- the transaction id when the row names no order
     transaction_type text,            -- sale or return
-    original_transaction_id text,     -- the sale a return takes back, when it says
+    original_transaction_id text COLLATE "C",     -- the sale a return takes back, when it says
     discount_amount numeric(14, 2),   -- taken off the line; total_amount is after it
+    opens_order    boolean,           -- the first sale line of its order (NULL: decided by the merge)
     reasons        text[],            -- NULL for a valid row
     raw_record     jsonb              -- only for rejected rows
 ) ON COMMIT DROP

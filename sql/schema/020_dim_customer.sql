@@ -9,7 +9,7 @@
 -- the cost of a load grows with the new rows, not with the warehouse, and the dimension is never
 -- behind the facts.
 CREATE TABLE IF NOT EXISTS warehouse.dim_customer (
-    customer_id         text PRIMARY KEY,
+    customer_id         text COLLATE "C" PRIMARY KEY,
     customer_name       text,
     city                text,
     country             text,
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS warehouse.dim_customer (
     returns_amount      numeric(16, 2) NOT NULL DEFAULT 0,
     return_count        integer NOT NULL DEFAULT 0,
     attributes_ts       timestamptz NOT NULL,  -- the transaction the name, city and country come from
-    attributes_file     text NOT NULL,
+    attributes_file     text COLLATE "C" NOT NULL,
     updated_at          timestamptz NOT NULL DEFAULT now()
 ) WITH (fillfactor = 80);
 -- Every load updates the totals of the customers it names. With room left in each page and no

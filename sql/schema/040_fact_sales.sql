@@ -15,21 +15,21 @@
 -- counts) and so that the per-customer checks read a customer's facts only. No query reads
 -- facts by date or by product: the dashboards read the summary tables.
 CREATE TABLE IF NOT EXISTS warehouse.fact_sales (
-    transaction_id    text PRIMARY KEY,
+    transaction_id    text COLLATE "C" PRIMARY KEY,
     date_key          integer NOT NULL,
-    customer_id       text NOT NULL,
+    customer_id       text COLLATE "C" NOT NULL,
     product_id        integer NOT NULL,
     transaction_ts    timestamptz NOT NULL,
     quantity          integer NOT NULL,
     unit_price        numeric(12, 2) NOT NULL,
     total_amount      numeric(14, 2) NOT NULL,
-    payment_method    text NOT NULL,
-    order_id          text NOT NULL,
+    payment_method    text COLLATE "C" NOT NULL,
+    order_id          text COLLATE "C" NOT NULL,
     transaction_type  text NOT NULL DEFAULT 'sale',
-    original_transaction_id text,     -- the sale a return takes back, when the source says
+    original_transaction_id text COLLATE "C",  -- the sale a return takes back, when the source says
     opens_order       boolean NOT NULL DEFAULT true,
     discount_amount   numeric(14, 2) NOT NULL DEFAULT 0,  -- taken off the line; total_amount is after it
-    source_file       text NOT NULL,
+    source_file       text COLLATE "C" NOT NULL,
     source_line       bigint NOT NULL,  -- first line of the row in source_file (1-based)
     source_line_count integer NOT NULL DEFAULT 1,  -- lines the row spans there
     loaded_at         timestamptz NOT NULL DEFAULT now()

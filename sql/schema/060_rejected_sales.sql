@@ -3,10 +3,10 @@
 -- raw record as JSON. Replaced per file together with the file's facts, so a re-run never
 -- duplicates.
 CREATE TABLE IF NOT EXISTS warehouse.rejected_sales (
-    source_file    text NOT NULL,
+    source_file    text COLLATE "C" NOT NULL,
     line_number    bigint NOT NULL,
     line_count     integer NOT NULL DEFAULT 1,
-    transaction_id text,
+    transaction_id text COLLATE "C",
     reasons        text[] NOT NULL,
     raw_record     jsonb NOT NULL,
     rejected_at    timestamptz NOT NULL DEFAULT now(),

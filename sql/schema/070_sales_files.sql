@@ -5,7 +5,7 @@
 -- lines, repeated headers) against the fact and quarantine tables. A failed attempt is recorded
 -- beside the last good load (failed_*), which it never changes.
 CREATE TABLE IF NOT EXISTS warehouse.sales_files (
-    source_file        text PRIMARY KEY,
+    source_file        text COLLATE "C" PRIMARY KEY,
     fingerprint        text,             -- sha256 of the bytes loaded
     layout             text,
     layout_version     text,             -- sha256 of the layout file the rows were read with

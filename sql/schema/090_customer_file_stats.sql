@@ -7,8 +7,8 @@
 -- never from the customer's facts; replacing a file replaces its rows, so nothing outlives its
 -- source.
 CREATE TABLE IF NOT EXISTS warehouse.customer_file_stats (
-    customer_id       text NOT NULL,
-    source_file       text NOT NULL,
+    customer_id       text COLLATE "C" NOT NULL,
+    source_file       text COLLATE "C" NOT NULL,
     first_ts          timestamptz NOT NULL,
     last_ts           timestamptz NOT NULL,
     transaction_count bigint NOT NULL,

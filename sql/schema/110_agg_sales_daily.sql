@@ -9,7 +9,7 @@
 CREATE TABLE IF NOT EXISTS warehouse.agg_sales_daily (
     date_key          integer NOT NULL,
     product_id        integer NOT NULL,
-    payment_method    text NOT NULL,
+    payment_method    text COLLATE "C" NOT NULL,
     transaction_count bigint NOT NULL,
     total_quantity    bigint NOT NULL,
     total_revenue     numeric(18, 2) NOT NULL,

@@ -4,7 +4,7 @@
 -- as the facts, so the cost follows the file; a customer's cohort is the month of
 -- dim_customer.first_purchase_date.
 CREATE TABLE IF NOT EXISTS warehouse.agg_customers_monthly (
-    customer_id  text NOT NULL,
+    customer_id  text COLLATE "C" NOT NULL,
     month        date NOT NULL,
     sale_count   bigint NOT NULL,
     return_count bigint NOT NULL,

@@ -71,6 +71,10 @@ class SalesFileSummary:
     reasons: Counter = field(default_factory=Counter)  # reason -> rows
     extra_columns: list[str] = field(default_factory=list)
     lines_rejected: int = 0  # physical lines of the rejected rows
+    # Whether the file's rows can name their order (an order_id column, or a layout that maps
+    # one). When they cannot, each line is an order of its own, opened by the line if it is a
+    # sale; when they can, which line opens an order is decided over the whole file, by the merge.
+    orders_named: bool = False
 
 
 def map_standard_header(header: list[str], source_file: str) -> tuple[dict[str, int], list[str]]:
@@ -147,9 +151,11 @@ class SalesFileReader:
                 self.records.close()
                 raise SalesFileError(str(exc)) from None
             self.summary.extra_columns = layout.unused_columns(self.header)
+            self.summary.orders_named = layout.maps("order_id")
         else:
             try:
                 self.positions, self.summary.extra_columns = map_standard_header(self.header, source_file)
+                self.summary.orders_named = "order_id" in self.positions
             except SalesFileError:
                 self.records.close()
                 raise
@@ -391,6 +397,11 @@ class SalesFileReader:
                 "original_transaction_id": kept_nonempty(contract["original_transaction_id"]),
                 "discount_amount": kept(
                     pc.if_else(pc.equal(contract["discount_amount"], ""), "0", contract["discount_amount"])
+                ),
+                "opens_order": (
+                    pa.nulls(n, pa.bool_())
+                    if s.orders_named
+                    else pc.if_else(valid_arr, pc.equal(outcome.transaction_type, "sale"), pa.scalar(None, pa.bool_()))
                 ),
                 "reasons": pa.array(reasons_text, pa.string()),
                 "raw_record": pa.array(raw_records, pa.string()),

@@ -74,6 +74,14 @@ ANALYZE_STEPS = frozenset({"analyze_staged", "analyze_changes"})
 # table's estimated rows (what autovacuum would wait for, but the run's checks come right after
 # the file). Lines read, not facts added: a replaced file changes as many rows as it brings.
 ANALYZE_FACTS_SHARE = 0.1
+# A file with at least as many lines as fact_sales has rows (and ANALYZE_FROM_ROWS at least) is a
+# bulk load: the merge drops the secondary indexes of fact_sales before inserting its facts and
+# builds them again after (sorting the table once costs less than entering as many rows one by
+# one). The cost still follows the file: the table it sorts is at most twice the file.
+BULK_SHARE = 1.0
+BULK_STEPS = frozenset(
+    {"index_memory", "drop_fact_indexes", "create_fact_indexes_source_file", "create_fact_indexes_customer_day"}
+)
 
 # Below this size a file's stream leaves little to hand back, and a collection of the whole
 # process's heap (Dagster's included) would cost more than the file's load.
@@ -109,11 +117,16 @@ def load_sales_file(
         hook = step_hook or (lambda name: None)
         hook("staged")
         records = reader.summary.records_read
-        skip: set[str] = set()
+        skip: set[str] = set() if reader.summary.orders_named else {"order_openers"}
         if records < ANALYZE_FROM_ROWS:
-            skip |= ANALYZE_STEPS | {"analyze_facts"}
-        elif records < ANALYZE_FACTS_SHARE * _estimated_facts(conn):
-            skip.add("analyze_facts")
+            skip |= ANALYZE_STEPS | BULK_STEPS | {"analyze_facts"}
+        else:
+            facts = _estimated_facts(conn)
+            if facts >= 0 and records < ANALYZE_FACTS_SHARE * facts:
+                skip.add("analyze_facts")
+            # A table of unknown size (pages, never analyzed) is not rebuilt on a guess.
+            if facts < 0 or records < BULK_SHARE * facts:
+                skip |= BULK_STEPS
         _ensure_work_tables(conn)
         counts = sqlfiles.run_steps(
             conn,
@@ -163,16 +176,17 @@ def load_sales_file(
 
 
 def _estimated_facts(conn) -> int:
+    """The rows of fact_sales as the planner would estimate them, or -1 when unknown."""
     (rows,) = conn.execute(
         sqlfiles.statement("queries/table_rows_estimate.sql"), {"relation": "warehouse.fact_sales"}
     ).fetchone()
-    return max(rows, 0)
+    return rows
 
 
 def _ensure_work_tables(conn) -> None:
     """The merge's temporary tables, on a connection that does not have them yet (they outlive
     each transaction, empty, unless the transaction that created them rolled back)."""
-    exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": "pg_temp.new_facts"})
+    exists = conn.execute(sqlfiles.statement("queries/relation_exists.sql"), {"relation": "pg_temp.old_facts"})
     if not exists.fetchone()[0]:
         sqlfiles.run_steps(conn, WORK_TABLES_SCRIPT, {})
 

@@ -165,8 +165,8 @@ def test_a_failure_in_the_first_merge_of_a_connection_leaves_it_loading_the_next
     before = snapshot(db)
     database = Database(warehouse_url)
 
-    def fail_at_new_facts(step: str) -> None:
-        if step == "new_facts":
+    def fail_at_touched_customers(step: str) -> None:
+        if step == "touched_customers":
             raise FailAt(step)
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -183,7 +183,7 @@ def test_a_failure_in_the_first_merge_of_a_connection_leaves_it_loading_the_next
                 run_id="t",
                 layout_version=None,
                 session=session,
-                step_hook=fail_at_new_facts,
+                step_hook=fail_at_touched_customers,
             )
         assert snapshot(db) == before
         for path in (second, first):

@@ -150,6 +150,10 @@ class Layout:
         """Fail, naming the file and the columns, when the header lacks a column the layout reads."""
         self._positions(header, source_file)
 
+    def maps(self, contract_column: str) -> bool:
+        """Whether the layout gives the contract column a value of its own (not always empty)."""
+        return contract_column in self.spec.columns
+
     def unused_columns(self, header: list[str]) -> list[str]:
         used = {normalise_header(c) for c in self.source_columns}
         return [h for h in header if normalise_header(h) not in used]
