@@ -28,7 +28,8 @@ files AS (
 per_file AS (
     SELECT l.source_file,
            l.rows_loaded IS DISTINCT FROM count(f.transaction_id) OR l.amount_loaded IS DISTINCT FROM
-               coalesce(sum(CASE WHEN f.transaction_type = 'return' THEN -f.total_amount ELSE f.total_amount END), 0) AS off
+               coalesce(sum(CASE WHEN f.transaction_type = 'return' THEN -1 ELSE 1 END * (f.total_amount * 100)::bigint), 0)
+               * 0.01 AS off
     FROM files l
     LEFT JOIN warehouse.fact_sales f ON f.source_file = l.source_file
         -- The files named again, as values: through `files` alone the planner would expect the

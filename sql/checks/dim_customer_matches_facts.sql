@@ -5,17 +5,34 @@
 -- with facts is in dim_customer and every customer in dim_customer has facts.
 -- This is the whole-warehouse query, re-derived from every fact; over a run's files the check asks
 -- the same through the files' per-customer sums (dim_customer_matches_facts_of_files.sql).
+-- Orders are counted without sorting every fact: a sale line whose order_id is its own
+-- transaction id counts one; the lines that name another order_id count their distinct (file,
+-- order_id), less those whose order_id is also the id of such a line of the same customer and
+-- file (one order, counted once). Amounts are summed as whole cents.
 WITH facts AS (
     SELECT f.customer_id,
-           count(DISTINCT (f.source_file, f.order_id)) FILTER (WHERE f.transaction_type = 'sale') AS orders,
+           count(*) FILTER (WHERE f.transaction_type = 'sale' AND f.order_id = f.transaction_id) AS own_orders,
            coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
-           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'sale'), 0) AS gross,
-           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'return'), 0) AS returned,
+           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'sale'), 0) * 0.01 AS gross,
+           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'return'), 0) * 0.01 AS returned,
            count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
            (min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS first_day,
            (max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS last_day
     FROM warehouse.fact_sales f
     GROUP BY f.customer_id
+),
+named_orders AS (
+    SELECT n.customer_id, count(*) AS orders
+    FROM (
+        SELECT DISTINCT f.customer_id, f.source_file, f.order_id
+        FROM warehouse.fact_sales f
+        WHERE f.transaction_type = 'sale' AND f.order_id <> f.transaction_id
+    ) n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM warehouse.fact_sales o
+        WHERE o.transaction_id = n.order_id AND o.order_id = o.transaction_id AND o.transaction_type = 'sale'
+          AND o.customer_id = n.customer_id AND o.source_file = n.source_file)
+    GROUP BY n.customer_id
 ),
 compared AS (
     SELECT coalesce(d.customer_id, f.customer_id) AS customer_id,
@@ -24,13 +41,14 @@ compared AS (
            (d.lifetime_value IS DISTINCT FROM f.gross - f.returned OR d.gross_sales IS DISTINCT FROM f.gross
             OR d.returns_amount IS DISTINCT FROM f.returned OR d.return_count IS DISTINCT FROM f.returns)
                AS ltv_mismatch,
-           (d.total_orders IS DISTINCT FROM f.orders OR d.total_quantity IS DISTINCT FROM f.quantity)
-               AS orders_mismatch,
+           (d.total_orders IS DISTINCT FROM f.own_orders + coalesce(o.orders, 0)
+            OR d.total_quantity IS DISTINCT FROM f.quantity) AS orders_mismatch,
            (d.first_purchase_date IS DISTINCT FROM f.first_day OR d.last_purchase_date IS DISTINCT FROM f.last_day)
                AS dates_mismatch,
            d.first_purchase_date > d.last_purchase_date AS first_after_last
     FROM warehouse.dim_customer d
     FULL JOIN facts f ON f.customer_id = d.customer_id
+    LEFT JOIN named_orders o ON o.customer_id = f.customer_id
 )
 SELECT count(*) AS customers_checked,
        count(*) FILTER (WHERE ltv_mismatch) AS lifetime_value_mismatch,

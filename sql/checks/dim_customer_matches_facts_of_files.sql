@@ -10,18 +10,37 @@
 -- into another file of the warehouse are re-derived by the whole-warehouse check (`warehouse
 -- check`, the nightly checks schedule). The counters are the whole check's: a file whose rows are
 -- off counts for its customers under the matching mismatch.
+-- Orders are counted without sorting the files' facts: a sale line whose order_id is its own
+-- transaction id (a line that is an order of its own, as every line of a file without an order
+-- column) counts one; the lines that name another order_id count their distinct order ids, less
+-- those that are also the id of such a line of the same customer and file (one order, counted
+-- once). Amounts are summed as whole cents.
 WITH file_facts AS (
     SELECT f.customer_id, f.source_file,
-           count(DISTINCT f.order_id) FILTER (WHERE f.transaction_type = 'sale') AS orders,
+           count(*) FILTER (WHERE f.transaction_type = 'sale' AND f.order_id = f.transaction_id) AS own_orders,
            coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
-           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'sale'), 0) AS gross,
-           coalesce(sum(f.total_amount) FILTER (WHERE f.transaction_type = 'return'), 0) AS returned,
+           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'sale'), 0) * 0.01 AS gross,
+           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'return'), 0) * 0.01 AS returned,
            count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
            min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AS first_sale_ts,
            max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AS last_sale_ts
     FROM warehouse.fact_sales f
     WHERE f.source_file = ANY(%(source_files)s::text[])
     GROUP BY f.customer_id, f.source_file
+),
+named_orders AS (
+    SELECT n.customer_id, n.source_file, count(*) AS orders
+    FROM (
+        SELECT DISTINCT f.customer_id, f.source_file, f.order_id
+        FROM warehouse.fact_sales f
+        WHERE f.source_file = ANY(%(source_files)s::text[])
+          AND f.transaction_type = 'sale' AND f.order_id <> f.transaction_id
+    ) n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM warehouse.fact_sales o
+        WHERE o.transaction_id = n.order_id AND o.order_id = o.transaction_id AND o.transaction_type = 'sale'
+          AND o.customer_id = n.customer_id AND o.source_file = n.source_file)
+    GROUP BY n.customer_id, n.source_file
 ),
 file_rows AS (
     SELECT * FROM warehouse.customer_file_stats s WHERE s.source_file = ANY(%(source_files)s::text[])
@@ -32,10 +51,12 @@ per_file AS (
            x.customer_id IS NULL OR s.customer_id IS NULL AS unmatched,
            (s.total_amount, s.return_amount, s.return_count) IS DISTINCT FROM (x.gross, x.returned, x.returns)
                AS amounts_off,
-           (s.order_count, s.total_quantity) IS DISTINCT FROM (x.orders, x.quantity) AS orders_off,
+           (s.order_count, s.total_quantity) IS DISTINCT FROM (x.own_orders + coalesce(o.orders, 0), x.quantity)
+               AS orders_off,
            (s.first_sale_ts, s.last_sale_ts) IS DISTINCT FROM (x.first_sale_ts, x.last_sale_ts) AS dates_off
     FROM file_rows s
     FULL JOIN file_facts x ON x.customer_id = s.customer_id AND x.source_file = s.source_file
+    LEFT JOIN named_orders o ON o.customer_id = x.customer_id AND o.source_file = x.source_file
 ),
 customers AS (
     SELECT customer_id, bool_or(unmatched OR amounts_off) AS amounts_off, bool_or(orders_off) AS orders_off,

@@ -8,9 +8,11 @@ INSERT INTO warehouse.sales_files AS s (
 ) VALUES (
     %(source_file)s, %(fingerprint)s, %(layout)s, %(layout_version)s, %(unit_price_derived)s,
     %(size_bytes)s, %(lines_read)s, %(records_read)s,
-    (SELECT count(*) FROM warehouse.fact_sales WHERE source_file = %(source_file)s),
-    (SELECT coalesce(sum(CASE WHEN transaction_type = 'return' THEN -total_amount ELSE total_amount END), 0)
-       FROM warehouse.fact_sales WHERE source_file = %(source_file)s),
+    -- The file's facts are the ones the merge summed per customer (file_customers), so their count
+    -- and net amount come from there rather than from reading them again; the reconciliation
+    -- check compares both with fact_sales.
+    (SELECT coalesce(sum(transactions), 0) FROM file_customers),
+    (SELECT coalesce(sum(amount - returned), 0) FROM file_customers),
     %(rows_rejected)s,
     (SELECT count(*) FROM warehouse.rejected_sales
       WHERE source_file = %(source_file)s AND reasons = ARRAY['duplicate_transaction'] AND raw_record ? 'first_loaded_from'),

@@ -29,6 +29,10 @@ T = TypeVar("T")
 # even on a two-core server (the smallest we support); more would queue behind each other on such
 # a server and hold more memory meanwhile.
 CONCURRENT_READS = 2
+# ... and each sorts or hashes a run's facts: with this much memory, those of a million-row file
+# in memory rather than in runs on disk (the customer check took 3.2 s with the server's default
+# of 4 MB, 2.0 s with this).
+READ_OPTIONS = "-c work_mem=128MB"
 
 
 # Without JIT: the warehouse's statements read a file's rows or a run's customers through keys,
@@ -38,9 +42,12 @@ CONCURRENT_READS = 2
 CONNECTION_OPTIONS = "-c TimeZone=UTC -c jit=off"
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+def connect(url: str, *, autocommit: bool = False, options: str = "") -> psycopg.Connection:
     return psycopg.connect(
-        libpq_url(url), autocommit=autocommit, options=CONNECTION_OPTIONS, application_name="warehouse"
+        libpq_url(url),
+        autocommit=autocommit,
+        options=f"{CONNECTION_OPTIONS} {options}".strip(),
+        application_name="warehouse",
     )
 
 
@@ -123,7 +130,7 @@ class Database:
         def run(piece: Callable[[psycopg.Connection], T]) -> T:
             conn = getattr(local, "conn", None)
             if conn is None:
-                conn = local.conn = connect(self.url, autocommit=True)
+                conn = local.conn = connect(self.url, autocommit=True, options=READ_OPTIONS)
                 opened.append(conn)
             return piece(conn)
 

@@ -80,7 +80,14 @@ ANALYZE_FACTS_SHARE = 0.1
 # one). The cost still follows the file: the table it sorts is at most twice the file.
 BULK_SHARE = 1.0
 BULK_STEPS = frozenset(
-    {"index_memory", "drop_fact_indexes", "create_fact_indexes_source_file", "create_fact_indexes_customer_day"}
+    {
+        "index_memory",
+        "drop_fact_indexes",
+        "create_fact_indexes_source_file",
+        "create_fact_indexes_customer_day",
+        "drop_monthly_key",
+        "add_monthly_key",
+    }
 )
 
 # Below this size a file's stream leaves little to hand back, and a collection of the whole

@@ -13,6 +13,7 @@ import pytest
 from warehouse_assets.core.staged import STAGED_SCHEMA
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.migrations import apply_schema
+from warehouse_assets.db.views import ensure_views, view_files
 from warehouse_assets_tests.support.databases import connect
 from warehouse_assets_tests.support.paths import SQL_DIR
 
@@ -192,3 +193,36 @@ def test_a_warehouse_from_before_orders_and_returns_is_upgraded_in_place(empty_d
         ]
     # Applying again changes nothing.
     assert apply_schema(empty_database_url) == []
+
+
+def identifier_collations(conn) -> dict[str, str | None]:
+    return dict(
+        conn.execute(
+            "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = 'warehouse' AND data_type = 'text' AND collation_name IS NOT NULL"
+        ).fetchall()
+    )
+
+
+def test_a_warehouse_whose_identifiers_use_the_database_collation_is_made_bytewise(empty_database_url):
+    """Identifiers compare byte by byte (COLLATE "C"); a warehouse created before they did gets
+    the same columns, its analytics views are dropped for the change and created again by the
+    next views step."""
+    apply_schema(empty_database_url)
+    with connect(empty_database_url) as conn:
+        bytewise = identifier_collations(conn)
+        assert set(bytewise.values()) == {"C"}
+        assert {"fact_sales.transaction_id", "fact_sales.customer_id", "dim_customer.customer_id"} <= set(bytewise)
+        # As an earlier release left it: the database's collation, views reading the columns.
+        for column in bytewise:
+            table, name = column.split(".")
+            conn.execute(f'ALTER TABLE warehouse.{table} ALTER COLUMN {name} TYPE text COLLATE "default"')
+        ensure_views(conn)
+        assert identifier_collations(conn) == {}
+        conn.execute("DELETE FROM warehouse.schema_history WHERE file = '140_identifier_collation.sql'")
+    assert apply_schema(empty_database_url) == ["140_identifier_collation.sql"]
+    with connect(empty_database_url) as conn:
+        assert identifier_collations(conn) == bytewise
+        assert conn.execute("SELECT count(*) FROM pg_views WHERE schemaname = 'analytics'").fetchone() == (0,)
+        assert sorted(ensure_views(conn)) == sorted(v.name for v in view_files())
+        assert conn.execute("SELECT count(*) FROM analytics.vw_customer_lifetime_value").fetchone() == (0,)

@@ -1,22 +1,30 @@
-"""A file's load keeps fact_sales' statistics fit for the statements that follow it: a file that
-adds a large share of the table analyzes it in its own transaction, a small file does not."""
+"""A file's load keeps fact_sales' statistics fit for the statements that follow it (a file that
+adds a large share of the table analyzes it in its own transaction, a small file does not), and a
+file at least as large as the table is loaded in bulk: the indexes it drops are built again as
+the schema declares them, every derived table is what a rebuild from the facts gives, and a
+failure before they are built leaves the warehouse and its indexes as they were."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from warehouse_assets.cli.sample_data import SalesSpec, generate_sales
 from warehouse_assets.core.sales_reader import SalesFileReader
 from warehouse_assets.db import sales_load
 from warehouse_assets.db.connection import Database
-from warehouse_assets.db.sales_load import ANALYZE_FROM_ROWS, FileLoad, load_sales_file
+from warehouse_assets.db.sales_load import ANALYZE_FROM_ROWS, BULK_STEPS, FileLoad, load_sales_file, rebuild_derived
+from warehouse_assets_tests.support.data import snapshot
+from warehouse_assets_tests.support.invariants import assert_consistent
 
 
-def _load(url: str, path: Path) -> FileLoad:
+def _load(url: str, path: Path, step_hook=None) -> FileLoad:
     now = dt.datetime.now(dt.timezone.utc)
     reader = SalesFileReader(path, source_file=path.name, load_time=now, earliest=dt.date(2000, 1, 1))
-    return load_sales_file(Database(url), reader, loaded_at=now, run_id="test", layout_version=None)
+    return load_sales_file(Database(url), reader, loaded_at=now, run_id="test", layout_version=None, step_hook=step_hook)
 
 
 def _estimated_facts(db) -> int:
@@ -64,3 +72,63 @@ def test_a_file_a_tenth_the_size_of_fact_sales_analyzes_it_and_a_smaller_one_doe
     above = _load(warehouse_url, sales("c", 250, 9))  # 250 >= 0.1 x 2,000 (the estimate, not 2,199)
     assert "analyze_facts" in above.step_seconds
     assert _estimated_facts(db) == 2_000 + 199 + 250
+
+
+def _indexes(db) -> list[tuple[str, str]]:
+    return db.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'warehouse'"
+        " AND tablename IN ('fact_sales', 'agg_customers_monthly') ORDER BY indexname"
+    ).fetchall()
+
+
+def _sales(tmp_path: Path, name: str, rows: int, seed: int) -> Path:
+    """A generated file with an order column (three lines to an order) and some returns, so that
+    every measure the derived tables keep moves, order openers included."""
+    spec = SalesSpec(rows=rows, customers=300, bad_share=0.02, seed=seed, id_prefix=name.upper())
+    path = generate_sales(tmp_path / f"{name}.csv", spec).path
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame["order_id"] = [f"{name.upper()}-O{i // 3}" for i in range(len(frame))]
+    frame["transaction_type"] = ["return" if i % 17 == 5 else "sale" for i in range(len(frame))]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_file_as_large_as_fact_sales_is_loaded_in_bulk_with_the_same_result(warehouse_url, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(sales_load, "ANALYZE_FROM_ROWS", 100)  # small files stand in for large ones
+    declared = _indexes(db)
+
+    first = _load(warehouse_url, _sales(tmp_path, "a", 2_000, 31))  # into an empty warehouse
+    assert BULK_STEPS <= set(first.step_seconds)
+    assert _indexes(db) == declared
+    second = _load(warehouse_url, _sales(tmp_path, "b", 1_500, 32))  # smaller than the table
+    assert not BULK_STEPS & set(second.step_seconds)
+    # Larger than the table again, over customers and months the warehouse knows.
+    third = _load(warehouse_url, _sales(tmp_path, "c", 4_000, 33))
+    assert BULK_STEPS <= set(third.step_seconds)
+    assert _indexes(db) == declared
+
+    assert_consistent(warehouse_url)
+    loaded = snapshot(db)
+    rebuild_derived(Database(warehouse_url))
+    assert snapshot(db) == loaded
+
+
+class StopBeforeIndexes(Exception):
+    pass
+
+
+def test_a_bulk_load_that_fails_before_its_indexes_are_built_leaves_them_and_the_warehouse(
+    warehouse_url, db, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sales_load, "ANALYZE_FROM_ROWS", 100)
+    _load(warehouse_url, _sales(tmp_path, "a", 600, 41))
+    declared, before = _indexes(db), snapshot(db)
+
+    def fail_between_drop_and_build(step: str) -> None:
+        if step == "create_fact_indexes_source_file":
+            raise StopBeforeIndexes(step)
+
+    with pytest.raises(StopBeforeIndexes):
+        _load(warehouse_url, _sales(tmp_path, "b", 1_200, 42), step_hook=fail_between_drop_and_build)
+    assert _indexes(db) == declared
+    assert snapshot(db) == before
