@@ -24,7 +24,9 @@ from warehouse_assets_tests.support.invariants import assert_consistent
 def _load(url: str, path: Path, step_hook=None) -> FileLoad:
     now = dt.datetime.now(dt.timezone.utc)
     reader = SalesFileReader(path, source_file=path.name, load_time=now, earliest=dt.date(2000, 1, 1))
-    return load_sales_file(Database(url), reader, loaded_at=now, run_id="test", layout_version=None, step_hook=step_hook)
+    return load_sales_file(
+        Database(url), reader, loaded_at=now, run_id="test", layout_version=None, step_hook=step_hook
+    )
 
 
 def _estimated_facts(db) -> int:
