@@ -33,6 +33,7 @@ from warehouse_assets.core.contract.sales import (
     Noise,
     Reason,
     SeenIds,
+    decimals_from_cents,
     mask,
     normalise_header,
     returns_from_negative_quantities,
@@ -98,10 +99,6 @@ def map_standard_header(header: list[str], source_file: str) -> tuple[dict[str, 
             f"found {', '.join(repr(h) for h in header) or 'nothing'}"
         )
     return positions, extra
-
-
-def _pg_array(reasons: list[str]) -> str:
-    return "{" + ",".join(reasons) + "}"
 
 
 def _cut(text: str) -> str:
@@ -294,7 +291,7 @@ class SalesFileReader:
         columns = {f.name: pa.nulls(n, f.type) for f in STAGED_SCHEMA}
         columns["line_number"] = pa.array([p.line for p in problems], pa.int64())
         columns["line_count"] = pa.array([p.lines for p in problems], pa.int32())
-        columns["reasons"] = pa.array([_pg_array([p.reason]) for p in problems], pa.string())
+        columns["reasons"] = pa.array([[p.reason] for p in problems], STAGED_SCHEMA.field("reasons").type)
         columns["raw_record"] = pa.array(
             [json.dumps({"raw_line": p.raw, "problem": p.detail}, ensure_ascii=False) for p in problems], pa.string()
         )
@@ -359,14 +356,14 @@ class SalesFileReader:
             return kept(array, valid & ~mask(pc.equal(array, "")))
 
         ts = pc.if_else(valid_arr, outcome.transaction_ts, pa.scalar(None, outcome.transaction_ts.type))
-        reasons_text: list[str | None] = [None] * n
+        reasons_listed: list[list[str] | None] = [None] * n
         raw_records: list[str | None] = [None] * n
         bad_idx = np.flatnonzero(~valid)
         if bad_idx.size:
             take = pa.array(bad_idx)
             columns = {h or f"column_{i + 1}": cells[i].take(take).to_pylist() for i, h in enumerate(self.header)}
             for i, values in zip(bad_idx, zip(*columns.values())):
-                reasons_text[i] = _pg_array(reasons[int(i)])
+                reasons_listed[i] = reasons[int(i)]
                 raw_records[i] = json.dumps(dict(zip(columns, values)), ensure_ascii=False)
                 s.reasons.update(reasons[int(i)])
         integers = {
@@ -389,21 +386,24 @@ class SalesFileReader:
                 "product_id": integers["product_id"],
                 "product_name": kept_nonempty(contract["product_name"]),
                 "quantity": integers["quantity"],
-                "unit_price": kept(contract["unit_price"]),
-                "total_amount": kept(contract["total_amount"]),
+                **{
+                    name: decimals_from_cents(outcome.amounts[name], valid, STAGED_SCHEMA.field(name).type)
+                    for name in ("unit_price", "total_amount")
+                },
                 "payment_method": kept(outcome.payment_method),
                 "order_id": kept(outcome.order_id),
                 "transaction_type": kept(outcome.transaction_type),
                 "original_transaction_id": kept_nonempty(contract["original_transaction_id"]),
-                "discount_amount": kept(
-                    pc.if_else(pc.equal(contract["discount_amount"], ""), "0", contract["discount_amount"])
+                # An empty discount is none: 0 cents.
+                "discount_amount": decimals_from_cents(
+                    outcome.amounts["discount_amount"], valid, STAGED_SCHEMA.field("discount_amount").type
                 ),
                 "opens_order": (
                     pa.nulls(n, pa.bool_())
                     if s.orders_named
                     else pc.if_else(valid_arr, pc.equal(outcome.transaction_type, "sale"), pa.scalar(None, pa.bool_()))
                 ),
-                "reasons": pa.array(reasons_text, pa.string()),
+                "reasons": pa.array(reasons_listed, STAGED_SCHEMA.field("reasons").type),
                 "raw_record": pa.array(raw_records, pa.string()),
             },
             schema=STAGED_SCHEMA,

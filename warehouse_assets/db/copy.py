@@ -1,9 +1,11 @@
 """Moving tables in and out of PostgreSQL: COPY from Arrow tables or pandas DataFrames, and
 typed DataFrames back from query results.
 
-Rows travel as CSV written by Arrow's CSV writer: it quotes every string and leaves nulls
-unquoted and empty, which is exactly PostgreSQL's CSV convention for "" (empty text) versus
-NULL, so text round-trips exactly.
+Rows whose Arrow types are declared to match their columns' (the staged sales rows, see
+core.staged) travel in PostgreSQL's binary COPY format, encoded by pgpq: nothing is written as
+text here or parsed from text there. Rows of any other frame travel as CSV written by Arrow's
+CSV writer: it quotes every string and leaves nulls unquoted and empty, which is exactly
+PostgreSQL's CSV convention for "" (empty text) versus NULL, so text round-trips exactly.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import decimal
 import gc
 import io
 import json
-import queue
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq.encoders import StringEncoderBuilder
+from pgpq.schema import Jsonb
 from psycopg import sql
 from psycopg.postgres import types as pg_types
 
@@ -42,47 +45,6 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except OSError:  # not glibc (macOS, musl): nothing to trim
         pass
-
-
-def prefetched(items: Iterator, depth: int = 1) -> Iterator:
-    """Produce the next items in a background thread while the caller works on the current one.
-
-    Arrow's parsing and compute kernels, and the socket writes of COPY, release the GIL, so on two
-    cores reading and loading overlap. At most `depth` items wait, which bounds memory. An
-    exception in the producer is raised in the consumer, at the position it happened.
-    """
-    done = object()
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        box.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(done)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def arrow_to_csv(table: pa.Table) -> bytes:
@@ -121,6 +83,47 @@ def copy_tables(
             if chunk.num_rows:
                 copy.write(arrow_to_csv(chunk))
                 rows += chunk.num_rows
+    return rows
+
+
+def copy_binary(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    schema: pa.Schema,
+    tables: Iterable[pa.Table],
+    *,
+    jsonb: Collection[str] = (),
+) -> int:
+    """COPY Arrow tables of `schema` into `table` in the binary format; returns the row count.
+
+    Each Arrow type must be the binary form of its column's type (int32 for integer, decimal128
+    of the column's precision and scale for numeric, timestamp for timestamptz, a list of strings
+    for text[]); the string columns named in `jsonb` go to jsonb columns.
+    """
+    encoders = {
+        field.name: (
+            StringEncoderBuilder.new_with_output(field, Jsonb())
+            if field.name in jsonb
+            else ArrowToPostgresBinaryEncoder.infer_encoder(field)
+        )
+        for field in schema
+    }
+    encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
+    statement = sqlfiles.composed(
+        "queries/copy_binary_into.sql",
+        table=table,
+        columns=sql.SQL(", ").join(sql.Identifier(name) for name in schema.names),
+    )
+    rows = 0
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for chunk in tables:
+            if chunk.schema != schema:
+                raise ValueError(f"rows to copy have the schema {chunk.schema}, expected {schema}")
+            for batch in chunk.to_batches():
+                copy.write(encoder.write_batch(batch))
+            rows += chunk.num_rows
+        copy.write(encoder.finish())
     return rows
 
 

@@ -21,10 +21,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
-from warehouse_assets.core.staged import STAGED_COLUMNS, STAGED_SQL
+from warehouse_assets.core.staged import STAGED_JSONB, STAGED_SCHEMA, STAGED_SQL
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.connection import Database, Session
-from warehouse_assets.db.copy import copy_tables, prefetched, release_memory
+from warehouse_assets.db.copy import copy_binary, release_memory
 
 MERGE_SCRIPT = "load/sales_file_merge.sql"
 WORK_TABLES_SCRIPT = "load/sales_file_work_tables.sql"
@@ -117,8 +117,11 @@ def load_sales_file(
         conn.execute(sqlfiles.statement("load/sales_file_lock.sql"), {"source_file": key})
         conn.execute(sqlfiles.statement(STAGED_SQL))
         t = time.perf_counter()
-        copy_tables(
-            conn, sql.Identifier("staged_sales"), STAGED_COLUMNS, prefetched(_reported(reader, tables, progress))
+        # Read in this thread, block after block: the COPY costs this process little (the
+        # server decodes the binary rows meanwhile), and a reading thread beside it only
+        # contended for the interpreter (staging a million rows took a fifth longer with one).
+        copy_binary(
+            conn, sql.Identifier("staged_sales"), STAGED_SCHEMA, _reported(reader, tables, progress), jsonb=STAGED_JSONB
         )
         timings["read_and_stage"] = round(time.perf_counter() - t, 3)
         hook = step_hook or (lambda name: None)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ def read_all(path: Path, **kwargs) -> tuple[pd.DataFrame, SalesFileReader]:
 
 def reasons_by_line(frame: pd.DataFrame) -> dict[int, list[str]]:
     bad = frame[frame["reasons"].notna()]
-    return {int(n): r.strip("{}").split(",") for n, r in zip(bad["line_number"], bad["reasons"])}
+    return {int(n): list(r) for n, r in zip(bad["line_number"], bad["reasons"])}
 
 
 def write(tmp_path: Path, text: str, name: str = "f.csv", encoding: str = "utf-8") -> Path:
@@ -74,7 +75,7 @@ def test_every_rule_reports_every_reason_with_its_line(tmp_path):
     assert valid.loc[16, "payment_method"] == "debit_card"
     assert valid.loc[16, "date_key"] == 20240305
     assert pd.isna(valid.loc[16, "country"])
-    assert valid.loc[2, "unit_price"] == "19.99"  # the text as given, for an exact numeric
+    assert valid.loc[2, "unit_price"] == Decimal("19.99")  # parsed as a decimal, never as a float
     # The raw record of a rejected row is the row as read, under the file's own header names.
     raw = json.loads(frame.set_index("line_number").loc[12, "raw_record"])
     assert raw["payment_method"] == "bitcoin" and raw["transaction_id"] == "T11"
@@ -99,7 +100,7 @@ def test_header_is_matched_loosely_and_extra_columns_reported(tmp_path):
     assert reader.summary.extra_columns == ["store_code"]
     row = frame.iloc[0]
     assert (row["transaction_id"], row["customer_id"], row["product_id"], row["quantity"]) == ("T1", "C1", 7, 2)
-    assert row["total_amount"] == "10.00" and row["payment_method"] == "cash"
+    assert row["total_amount"] == Decimal("10.00") and row["payment_method"] == "cash"
 
 
 def test_missing_required_columns_are_named(tmp_path):

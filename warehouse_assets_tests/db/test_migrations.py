@@ -5,18 +5,25 @@ rely on, refuses a database from the earlier release, and the staged row declare
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import psycopg
+import psycopg.sql
+import pyarrow as pa
 import pytest
+from psycopg.rows import dict_row
 
-from warehouse_assets.core.staged import STAGED_SCHEMA
+from warehouse_assets.core.sales_reader import SalesFileReader
+from warehouse_assets.core.staged import STAGED_JSONB, STAGED_SCHEMA
 from warehouse_assets.db import sqlfiles
+from warehouse_assets.db.copy import copy_binary
 from warehouse_assets.db.migrations import apply_schema
 from warehouse_assets.db.views import ensure_views, view_files
 from warehouse_assets_tests.support.databases import connect
-from warehouse_assets_tests.support.paths import SQL_DIR
+from warehouse_assets_tests.support.paths import HEADER, SQL_DIR
 
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 SCHEMA_FILES = sorted(p.name for p in (SQL_DIR / "schema").glob("*.sql"))
 
 
@@ -91,42 +98,65 @@ def test_the_staged_row_is_the_shape_the_reader_builds(warehouse_url):
         conn.execute(sqlfiles.read("load/staged_sales.sql"))
         columns = conn.execute(
             """
-            SELECT a.attname, format_type(a.atttypid, NULL)
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod)
             FROM pg_attribute a WHERE a.attrelid = 'pg_temp.staged_sales'::regclass AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
             """
         ).fetchall()
         conn.rollback()
-    short = {
-        "integer": "integer",
-        "bigint": "bigint",
-        "text": "text",
-        "numeric": "numeric",
-        "smallint": "smallint",
-        "timestamp with time zone": "timestamptz",
-        "text[]": "text[]",
-        "jsonb": "jsonb",
-        "boolean": "boolean",
-        "date": "date",
-    }
-    assert [name for name, _ in columns] == STAGED_SCHEMA.names
-    assert all(kind in short for _, kind in columns), columns
-    # The reader types each column by its declared PostgreSQL type, never by guessing from data.
-    import pyarrow as pa
-
+    # The reader types each column as the binary form of its declared PostgreSQL type, never by
+    # guessing from data.
     arrow_for = {
         "integer": pa.int32(),
         "bigint": pa.int64(),
         "text": pa.string(),
-        "numeric": pa.string(),
+        "numeric(12,2)": pa.decimal128(12, 2),
+        "numeric(14,2)": pa.decimal128(14, 2),
         "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-        "text[]": pa.string(),
+        "text[]": pa.list_(pa.string()),
         "jsonb": pa.string(),
-        "smallint": pa.int16(),
         "boolean": pa.bool_(),
-        "date": pa.date32(),
     }
+    assert [name for name, _ in columns] == STAGED_SCHEMA.names
     assert [arrow_for[kind] for _, kind in columns] == STAGED_SCHEMA.types
+    assert STAGED_JSONB == {name for name, kind in columns if kind == "jsonb"}
+
+
+def test_the_readers_rows_arrive_in_the_staged_table_as_they_are(warehouse_url, tmp_path):
+    """Binary COPY: every value of every kind of row (valid, rejected, malformed) reads back
+    equal, amounts to the cent, times to the microsecond, reasons in order, JSON as JSON."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        HEADER
+        + "\nT1,2024-03-05T10:11:12.345678Z,C1,Ana,Lisboa,PT,3,2,4.485,8.97,cash"
+        + "\nT2,2024-13-40,C2,,,,1,0,-1,2,barter"
+        + "\nT3,2024-03-06,C3,Bo,Oslo,NO,4,1,2.5\n"
+        + "T4,2024-03-07,C4,Cy,,,5,3,0.1,0.3,paypal\n",
+        encoding="utf-8",
+    )
+    reader = SalesFileReader(path, source_file="f.csv", load_time=NOW, earliest=dt.date(2000, 1, 1))
+    tables = list(reader.tables())
+    expected = pa.concat_tables(tables).to_pylist()
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(sqlfiles.read("load/staged_sales.sql"))
+        assert copy_binary(conn, psycopg.sql.Identifier("staged_sales"), STAGED_SCHEMA, tables, jsonb=STAGED_JSONB) == 4
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute("SELECT * FROM staged_sales ORDER BY line_number").fetchall()
+        conn.rollback()
+    for row in expected:
+        if row["raw_record"] is not None:
+            row["raw_record"] = json.loads(row["raw_record"])
+    assert rows == sorted(expected, key=lambda r: r["line_number"])
+    assert rows[0]["unit_price"] == Decimal("4.49") and rows[0]["total_amount"] == Decimal("8.97")
+    assert rows[0]["transaction_ts"] == dt.datetime(2024, 3, 5, 10, 11, 12, 345678, tzinfo=dt.timezone.utc)
+    assert rows[1]["reasons"] == [
+        "bad_date",
+        "non_positive_quantity",
+        "negative_amount",
+        "amount_mismatch",
+        "bad_payment_method",
+    ]
+    assert rows[2]["reasons"] == ["malformed_row"]
 
 
 # The shape of a warehouse from before orders, returns and discounts, as far as they changed it.

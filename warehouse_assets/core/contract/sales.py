@@ -123,6 +123,7 @@ AMOUNT_TOLERANCE_CENTS = 1
 
 _INTEGER = r"^[+-]?\d{1,18}$"
 _DECIMAL = r"^[+-]?(?:\d{1,18}(?:\.\d*)?|\.\d+)$"
+_INTEGER_COLUMNS = ("product_id", "quantity")
 _NUMBER_LIMITS: dict[str, tuple[str, int]] = {
     # column -> (shape, the largest magnitude the column stores: an integer, or cents)
     "product_id": (_INTEGER, INTEGER_MAX),
@@ -199,14 +200,42 @@ class SeenIds:
             self._levels[-1] = np.sort(np.concatenate([self._levels[-1], top]), kind="stable")
 
 
-def cents(values: np.ndarray) -> np.ndarray:
-    """Amounts in whole cents, rounded half away from zero like PostgreSQL's numeric input.
+# Decimal text is read with three decimals kept (the rest cut off): all that PostgreSQL's
+# rounding into two decimals looks at, half away from zero, is the third.
+_MILLIS = pa.decimal128(21, 3)
+_AS_MILLIS = pc.CastOptions(target_type=_MILLIS, allow_decimal_truncate=True)
 
-    The tiny nudge corrects binary representation: 2.675 is stored as 2.67499999999999982..., and
-    must round to 2.68 as its decimal text does.
+
+def decimal_cents(text: pa.Array, shaped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole cents of decimal text, exactly as PostgreSQL rounds it into numeric(p, 2).
+
+    `shaped` marks the texts that are decimals; the others, and values beyond 64 bits of
+    thousandths (far beyond any column's limit), come back as 0 with `fits` False. Arrow parses
+    the text as a decimal, so no binary fraction stands between the text and the cent.
     """
-    scaled = np.abs(values) * 100
-    return np.sign(values) * np.floor(scaled + 0.5 + 1e-7 * np.maximum(scaled, 1) / 1e5)
+    n = len(text)
+    millis = pc.cast(pc.if_else(pa.array(shaped, pa.bool_()), text, "0"), options=_AS_MILLIS)
+    if isinstance(millis, pa.ChunkedArray):
+        millis = millis.combine_chunks()
+    # A decimal128 is two 64-bit words, low first; a value that fits in the low word has a high
+    # word of its sign.
+    words = np.frombuffer(millis.buffers()[1], dtype=np.int64, count=2 * (millis.offset + n))[2 * millis.offset :]
+    low, high = words[0::2], words[1::2]
+    fits = shaped & (high == (low >> 63))
+    magnitude = np.abs(np.where(fits, low, 0))
+    cents = magnitude // 10 + (magnitude % 10 >= 5)
+    return np.where(low < 0, -cents, cents), fits
+
+
+def decimals_from_cents(cents: np.ndarray, valid: np.ndarray, kind: pa.Decimal128Type) -> pa.Array:
+    """Whole cents as a decimal array of scale 2 (null where not `valid`), built from its words."""
+    if kind.scale != 2:
+        raise ValueError(f"cents make decimals of scale 2, not {kind}")
+    words = np.empty((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63
+    validity = pa.array(valid, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(kind, len(cents), [validity, pa.py_buffer(words)], null_count=int((~valid).sum()))
 
 
 def _floats(array: pa.Array) -> np.ndarray:
@@ -221,6 +250,7 @@ class ValidatedSales:
     reasons: dict[int, list[str]]  # row position -> reason codes in Reason order; bad rows only
     transaction_ts: pa.Array  # timestamp[us, UTC], null where unparseable
     integers: dict[str, np.ndarray]  # float64, NaN if unusable
+    amounts: dict[str, np.ndarray]  # unit_price, total_amount, discount_amount in whole cents; 0 if unusable
     payment_method: pa.Array  # normalised
     transaction_type: pa.Array  # normalised: sale or return
     order_id: pa.Array  # the transaction id where the row names no order
@@ -269,15 +299,22 @@ def validate_sales(
 
     bad_number = np.zeros(n, bool)
     numbers: dict[str, np.ndarray] = {}
+    amounts: dict[str, np.ndarray] = {}
+    usable: dict[str, np.ndarray] = {}
     for name, (pattern, limit) in _NUMBER_LIMITS.items():
         text = columns[name]
         shaped = mask(pc.match_substring_regex(text, pattern))
-        value = _floats(pc.if_else(shaped, text, pa.scalar(None, pa.string())))
-        magnitude = np.abs(value) if name in ("product_id", "quantity") else np.abs(cents(value))
-        with np.errstate(invalid="ignore"):
-            ok = shaped & (magnitude <= limit)
+        if name in _INTEGER_COLUMNS:
+            value = _floats(pc.if_else(shaped, text, pa.scalar(None, pa.string())))
+            with np.errstate(invalid="ignore"):
+                ok = shaped & (np.abs(value) <= limit)
+            numbers[name] = np.where(ok, value, np.nan)
+        else:
+            value, fits = decimal_cents(text, shaped)
+            ok = fits & (np.abs(value) <= limit)
+            amounts[name] = np.where(ok, value, 0)
+        usable[name] = ok
         bad_number |= ~ok & ~(empty[name] if name in empty else mask(pc.equal(text, "")))
-        numbers[name] = np.where(ok, value, np.nan)
     masks[Reason.BAD_NUMBER] = bad_number
 
     too_long = np.zeros(n, bool)
@@ -288,12 +325,15 @@ def validate_sales(
     # Amounts are judged as they will be stored: rounded to the cent, half away from zero, as
     # PostgreSQL rounds text into numeric(12, 2). In whole cents the arithmetic is exact.
     quantity = numbers["quantity"]
-    unit_cents, total_cents = cents(numbers["unit_price"]), cents(numbers["total_amount"])
+    unit_cents, total_cents = amounts["unit_price"], amounts["total_amount"]
     with np.errstate(invalid="ignore"):
         masks[Reason.NON_POSITIVE_QUANTITY] = quantity <= 0
-        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0) | (cents(numbers["discount_amount"]) < 0)
+        masks[Reason.NEGATIVE_AMOUNT] = (unit_cents < 0) | (total_cents < 0) | (amounts["discount_amount"] < 0)
         tolerance = np.maximum(AMOUNT_TOLERANCE_CENTS, quantity / 2) if unit_price_derived else AMOUNT_TOLERANCE_CENTS
-        masks[Reason.AMOUNT_MISMATCH] = np.abs(total_cents - quantity * unit_cents) > tolerance
+        # A product beyond 2**53 cents is inexact as a float, and far beyond any total anyway.
+        masks[Reason.AMOUNT_MISMATCH] = (
+            usable["unit_price"] & usable["total_amount"] & (np.abs(total_cents - quantity * unit_cents) > tolerance)
+        )
 
     payment = normalise_payment_method(columns["payment_method"])
     allowed = mask(pc.is_in(payment, value_set=pa.array(sorted(PAYMENT_METHODS))))
@@ -336,6 +376,7 @@ def validate_sales(
         reasons=reasons,
         transaction_ts=ts if ts.type == UTC_MICROS else ts.cast(UTC_MICROS),
         integers={"product_id": numbers["product_id"], "quantity": quantity},
+        amounts=amounts,
         payment_method=payment,
         transaction_type=kind,
         order_id=pc.if_else(pc.equal(columns["order_id"], ""), ids, columns["order_id"]),

@@ -8,7 +8,7 @@ each naming the file it needs, when the real data is absent.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -76,7 +76,8 @@ def test_online_retail_real_file(realdata: Path) -> None:
     # Net revenue: quantity x unit price, signed, over the lines the layout keeps.
     signed = sum((Decimal(q) * Decimal(p) for q, p in zip(want["Quantity"], want["UnitPrice"])), Decimal(0))
     assert e.revenue == signed.quantize(CENT)
-    assert (got["unit_price"] == want["UnitPrice"]).all()
+    # The unit price as numeric(12, 2) stores it: rounded half away from zero.
+    assert (got["unit_price"] == want["UnitPrice"].map(lambda v: Decimal(v).quantize(CENT, ROUND_HALF_UP))).all()
     # Month-first dates, London wall-clock time, stored in UTC.
     local = pd.to_datetime(want["InvoiceDate"], format="%m/%d/%Y %H:%M")
     utc = local.dt.tz_localize("Europe/London", ambiguous="raise", nonexistent="raise").dt.tz_convert("UTC")
