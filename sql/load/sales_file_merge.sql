@@ -4,7 +4,8 @@
 -- summaries, inferred products) changes by exactly what this file adds and takes away. So a file
 -- is either wholly loaded with everything that depends on it, or not at all, and the cost follows
 -- the file, not the size of the warehouse.
--- Parameters: source_file, loaded_at. The tables it works in are sales_file_work_tables.sql.
+-- Parameters: source_file, loaded_at, bulk (whether this is a bulk load, see drop_fact_key). The
+-- tables it works in are sales_file_work_tables.sql.
 -- The file's facts are the staged rows without reasons (`reasons IS NULL`): rows the reader
 -- rejected carry theirs, and a valid row whose id another file holds gets duplicate_transaction
 -- below. The staged table is read where it is, never copied into another.
@@ -216,18 +217,24 @@ DELETE FROM warehouse.rejected_sales q
 USING promoted p
 WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
 
--- step: drop_fact_indexes
+-- step: drop_fact_key
 -- (only for a bulk load: a file at least as large as fact_sales, see BULK_SHARE in
 -- db/sales_load.py) Entering a million rows one by one into the customer-day index costs about
 -- three times what sorting the whole table once to build it does, so such a load drops the
--- secondary indexes here and builds them again after the insert (create_fact_indexes). Both
--- happen in the file's transaction: a failure leaves the indexes as they were, and until the
--- commit the table is locked against readers, as a first load of that size would keep it busy
--- anyway. The primary key stays: it is filled in key order, page by page.
+-- table's key and indexes here and builds them again after the insert (create_fact_*). All of it
+-- happens in the file's transaction: a failure leaves them as they were, and until the commit the
+-- table is locked against readers, as a first load of that size would keep it busy anyway. The
+-- key's uniqueness is proved again when it is built: held_elsewhere took out the ids other files
+-- hold, and the reader the repeats within the file.
+ALTER TABLE warehouse.fact_sales DROP CONSTRAINT fact_sales_pkey;
+
+-- step: drop_fact_indexes
+-- (only for a bulk load)
 DROP INDEX warehouse.fact_sales_source_file_idx, warehouse.fact_sales_customer_day_idx;
 
 -- step: insert_facts
--- In key order, so that the primary key's index is filled from left to right.
+-- In key order, so that the primary key's index is filled from left to right; a bulk load, whose
+-- key is built afterwards, needs no order (the ORDER BY folds away with the parameter).
 INSERT INTO warehouse.fact_sales (
     transaction_id, date_key, customer_id, product_id, transaction_ts, quantity, unit_price,
     total_amount, payment_method, order_id, transaction_type, original_transaction_id, opens_order,
@@ -238,7 +245,7 @@ SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quanti
        discount_amount, %(source_file)s, line_number, line_count, %(loaded_at)s
 FROM staged_sales
 WHERE reasons IS NULL
-ORDER BY transaction_id;
+ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE transaction_id END;
 
 -- step: insert_promoted when old_facts has rows
 INSERT INTO warehouse.fact_sales (
@@ -251,8 +258,11 @@ SELECT transaction_id, date_key, customer_id, product_id, transaction_ts, quanti
        discount_amount, source_file, line_number, line_count, %(loaded_at)s
 FROM promoted;
 
+-- step: create_fact_key
+-- (only for a bulk load) The key and indexes as sql/schema/040_fact_sales.sql declares them.
+ALTER TABLE warehouse.fact_sales ADD CONSTRAINT fact_sales_pkey PRIMARY KEY (transaction_id);
+
 -- step: create_fact_indexes_source_file
--- (only for a bulk load) The indexes as sql/schema/040_fact_sales.sql declares them.
 CREATE INDEX fact_sales_source_file_idx ON warehouse.fact_sales (source_file);
 
 -- step: create_fact_indexes_customer_day
@@ -345,7 +355,7 @@ ALTER TABLE warehouse.agg_customers_monthly DROP CONSTRAINT agg_customers_monthl
 WITH change AS (
     -- Counted by FILTER rather than multiplied by the side's sign; the month is that of date_key
     -- (the UTC day), grouped as an integer.
-    SELECT c.customer_id, make_date(c.ym / 100, c.ym %% 100, 1) AS month, t.known,
+    SELECT c.customer_id, make_date(c.ym / 100, c.ym %% 100, 1) AS month,
            c.sales_in - c.sales_out AS sale_count, c.returns_in - c.returns_out AS return_count,
            (c.net_in - c.net_out) * 0.01 AS net_amount
     FROM (
@@ -371,7 +381,6 @@ WITH change AS (
         ) f
         GROUP BY customer_id, date_key / 100
     ) c
-    JOIN touched_customers t ON t.customer_id = c.customer_id
 ),
 updated AS (
     UPDATE warehouse.agg_customers_monthly a SET
@@ -380,7 +389,8 @@ updated AS (
         net_amount = a.net_amount + c.net_amount
     FROM change c
     -- A customer unknown before this load has no month in the table.
-    WHERE c.known AND a.customer_id = c.customer_id AND a.month = c.month
+    JOIN touched_customers t ON t.customer_id = c.customer_id AND t.known
+    WHERE a.customer_id = c.customer_id AND a.month = c.month
     RETURNING a.customer_id AS customer_id, a.month AS month,
               (a.sale_count - c.sale_count) + (a.return_count - c.return_count) > 0, a.sale_count - c.sale_count,
               a.net_amount - c.net_amount,
@@ -390,10 +400,10 @@ added AS (
     INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
     -- The months the update did not find, looked up in its result rather than in the table's
     -- index again; in key order, so the index is filled page by page (a large file's months in
-    -- the hash's order cost twice as much).
+    -- the hash's order cost twice as much), unless the key is built afterwards (a bulk load).
     SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
-    WHERE NOT c.known OR NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
-    ORDER BY customer_id, month
+    WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
+    ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE customer_id END, CASE WHEN %(bulk)s THEN NULL ELSE month END
     -- A new row had nothing before.
     RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
 )

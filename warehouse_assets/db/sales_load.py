@@ -75,14 +75,17 @@ ANALYZE_STEPS = frozenset({"analyze_staged", "analyze_changes"})
 # the file). Lines read, not facts added: a replaced file changes as many rows as it brings.
 ANALYZE_FACTS_SHARE = 0.1
 # A file with at least as many lines as fact_sales has rows (and ANALYZE_FROM_ROWS at least) is a
-# bulk load: the merge drops the secondary indexes of fact_sales before inserting its facts and
-# builds them again after (sorting the table once costs less than entering as many rows one by
-# one). The cost still follows the file: the table it sorts is at most twice the file.
+# bulk load: the merge drops the key and indexes of fact_sales and the monthly summary's key
+# before inserting and builds them again after (sorting the table once costs less than entering
+# as many rows one by one). The cost still follows the file: the table it sorts is at most twice
+# the file.
 BULK_SHARE = 1.0
 BULK_STEPS = frozenset(
     {
         "index_memory",
+        "drop_fact_key",
         "drop_fact_indexes",
+        "create_fact_key",
         "create_fact_indexes_source_file",
         "create_fact_indexes_customer_day",
         "drop_monthly_key",
@@ -128,20 +131,22 @@ def load_sales_file(
         hook("staged")
         records = reader.summary.records_read
         skip: set[str] = set() if reader.summary.orders_named else {"order_openers"}
+        bulk = False
         if records < ANALYZE_FROM_ROWS:
-            skip |= ANALYZE_STEPS | BULK_STEPS | {"analyze_facts"}
+            skip |= ANALYZE_STEPS | {"analyze_facts"}
         else:
             facts = _estimated_facts(conn)
             if facts >= 0 and records < ANALYZE_FACTS_SHARE * facts:
                 skip.add("analyze_facts")
             # A table of unknown size (pages, never analyzed) is not rebuilt on a guess.
-            if facts < 0 or records < BULK_SHARE * facts:
-                skip |= BULK_STEPS
+            bulk = facts >= 0 and records >= BULK_SHARE * facts
+        if not bulk:
+            skip |= BULK_STEPS
         _ensure_work_tables(conn)
         counts = sqlfiles.run_steps(
             conn,
             MERGE_SCRIPT,
-            {"source_file": key, "loaded_at": loaded_at},
+            {"source_file": key, "loaded_at": loaded_at, "bulk": bulk},
             skip=frozenset(skip),
             timings=timings,
             before_step=hook,
