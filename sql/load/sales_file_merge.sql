@@ -21,10 +21,10 @@
 -- (at a million rows, summing numerics cost twice what grouping them did).
 --
 -- Duplicates: a transaction id already held by another file keeps its first load, and this
--- file's row is quarantined as duplicate_transaction (repeats within the file were rejected by
--- the reader). When this file used to hold an id and holds it no more, the earliest copy another
--- file quarantined as its duplicate becomes the fact instead (promoted), so withdrawing a row
--- never makes a transaction vanish.
+-- file's row is quarantined as duplicate_transaction, as is a repeat within the file. When this
+-- file used to hold an id and holds it no more, the earliest copy another file quarantined as
+-- its duplicate becomes the fact instead (promoted), so withdrawing a row never makes a
+-- transaction vanish.
 
 -- step: memory
 -- Sorts and hashes over a whole file fit in memory instead of spilling to disk.
@@ -50,12 +50,26 @@ SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, 
 FROM warehouse.fact_sales
 WHERE source_file = %(source_file)s;
 
+-- step: repeated_ids
+-- A row repeating the id of an earlier valid row of this file is its duplicate (whatever else it
+-- breaks: a valid row is never lost to an earlier broken line with the same id). The rows are
+-- sorted by id once (a window, not a hash of every id: a large file's would not fit in memory).
+INSERT INTO duplicates (line_number, first_file, first_line)
+SELECT line_number, NULL, first_line
+FROM (
+    SELECT line_number,
+           min(line_number) FILTER (WHERE reasons IS NULL) OVER (PARTITION BY transaction_id) AS first_line
+    FROM staged_sales
+    WHERE transaction_id IS NOT NULL
+) w
+WHERE line_number > first_line;
+
 -- step: held_elsewhere
--- The valid rows whose id another file already holds as a fact (they become duplicates), found
--- by one primary-key lookup per row: a join the planner would answer by reading every fact
+-- The other valid rows whose id another file already holds as a fact (they become duplicates),
+-- found by one primary-key lookup per row: a join the planner would answer by reading every fact
 -- instead, which would make a small file's load grow with the warehouse (LATERAL ... LIMIT
 -- keeps the lookup per row).
-INSERT INTO held_elsewhere
+INSERT INTO duplicates (line_number, first_file, first_line)
 SELECT s.line_number, h.source_file, h.source_line
 FROM staged_sales s
 CROSS JOIN LATERAL (
@@ -64,28 +78,41 @@ CROSS JOIN LATERAL (
     LIMIT 1
 ) h
 WHERE s.reasons IS NULL
+  AND NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.line_number = s.line_number)
   -- Evaluated once: into an empty table (a first load) there is nothing to look up.
   AND EXISTS (SELECT 1 FROM warehouse.fact_sales);
 
--- step: duplicates_of_other_files when held_elsewhere has rows
--- Those rows are quarantined as duplicate_transaction (by quarantine_rejected, with the reader's
--- rejects). The raw text of a valid row is not kept, so their raw_record holds the validated
--- values (from which a row can be promoted later) and where the id was loaded first.
-UPDATE staged_sales s
-SET reasons = ARRAY['duplicate_transaction'],
-    opens_order = NULL,
-    raw_record = jsonb_build_object(
-        'transaction_id', s.transaction_id, 'transaction_date', s.transaction_ts,
-        'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
-        'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
-        'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
-        'payment_method', s.payment_method, 'order_id', s.order_id,
-        'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
-        'discount_amount', s.discount_amount,
-        'first_loaded_from', h.source_file,
-        'first_loaded_line', h.source_line)
-FROM held_elsewhere h
-WHERE h.line_number = s.line_number;
+-- step: mark_duplicates
+-- Both kinds are quarantined as duplicate_transaction (by quarantine_rejected, with the reader's
+-- rejects). The raw text of a valid row is not kept, so its raw_record holds the validated values
+-- and which line it repeats: duplicate_of_line in this file, or first_loaded_from and
+-- first_loaded_line in another (from there it can be promoted later). A broken row keeps its raw
+-- text and gains the reason. Returns the repeats within this file (all of them, the valid ones,
+-- and the lines of those), which the reader could not count.
+WITH marked AS (
+    UPDATE staged_sales s
+    SET reasons = coalesce(s.reasons, '{}') || 'duplicate_transaction'::text,
+        opens_order = NULL,
+        raw_record = coalesce(
+            s.raw_record,
+            jsonb_build_object(
+                'transaction_id', s.transaction_id, 'transaction_date', s.transaction_ts,
+                'customer_id', s.customer_id, 'customer_name', s.customer_name, 'city', s.city,
+                'country', s.country, 'product_id', s.product_id, 'product_name', s.product_name,
+                'quantity', s.quantity, 'unit_price', s.unit_price, 'total_amount', s.total_amount,
+                'payment_method', s.payment_method, 'order_id', s.order_id,
+                'transaction_type', s.transaction_type, 'original_transaction_id', s.original_transaction_id,
+                'discount_amount', s.discount_amount)
+            || CASE WHEN d.first_file IS NULL THEN jsonb_build_object('duplicate_of_line', d.first_line)
+                    ELSE jsonb_build_object('first_loaded_from', d.first_file, 'first_loaded_line', d.first_line)
+               END)
+    FROM duplicates d
+    WHERE s.line_number = d.line_number
+    RETURNING d.first_file IS NULL AS in_file, s.reasons = ARRAY['duplicate_transaction'] AS was_valid, s.line_count
+)
+SELECT count(*) FILTER (WHERE in_file), count(*) FILTER (WHERE in_file AND was_valid),
+       coalesce(sum(line_count) FILTER (WHERE in_file AND was_valid), 0)
+FROM marked;
 
 -- step: order_openers
 -- (only for a file whose rows name their orders, see Summary.orders_named in the reader; in
@@ -225,7 +252,7 @@ WHERE q.source_file = p.source_file AND q.line_number = p.line_number;
 -- happens in the file's transaction: a failure leaves them as they were, and until the commit the
 -- table is locked against readers, as a first load of that size would keep it busy anyway. The
 -- key's uniqueness is proved again when it is built: held_elsewhere took out the ids other files
--- hold, and the reader the repeats within the file.
+-- hold, and repeated_ids the repeats within the file.
 ALTER TABLE warehouse.fact_sales DROP CONSTRAINT fact_sales_pkey;
 
 -- step: drop_fact_indexes

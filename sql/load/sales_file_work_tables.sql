@@ -12,8 +12,10 @@ CREATE TEMP TABLE old_facts (
     transaction_ts timestamptz, transaction_type text, opens_order boolean, discount_amount numeric(14, 2)
 ) ON COMMIT DELETE ROWS;
 
--- step: held_elsewhere
-CREATE TEMP TABLE held_elsewhere (line_number bigint, source_file text COLLATE "C", source_line bigint) ON COMMIT DELETE ROWS;
+-- step: duplicates
+-- A staged line that repeats an id, and the first line of it: in another file (first_file), or in
+-- this one (first_file NULL).
+CREATE TEMP TABLE duplicates (line_number bigint, first_file text COLLATE "C", first_line bigint) ON COMMIT DELETE ROWS;
 
 -- step: promoted_copies
 CREATE TEMP TABLE promoted_copies (

@@ -151,6 +151,7 @@ def load_sales_file(
             timings=timings,
             before_step=hook,
         )
+        reader.summary.add_repeats(*counts["mark_duplicates"])
         hook("ledger")
         s = reader.summary
         rows_loaded, rows_duplicate = conn.execute(

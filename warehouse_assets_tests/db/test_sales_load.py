@@ -17,7 +17,7 @@ from warehouse_assets.core.sales_reader import SalesFileReader
 from warehouse_assets.db import sales_load
 from warehouse_assets.db.connection import Database
 from warehouse_assets.db.sales_load import ANALYZE_FROM_ROWS, BULK_STEPS, FileLoad, load_sales_file, rebuild_derived
-from warehouse_assets_tests.support.data import snapshot
+from warehouse_assets_tests.support.data import line, snapshot, write_sales
 from warehouse_assets_tests.support.invariants import assert_consistent
 
 
@@ -138,3 +138,66 @@ def test_a_bulk_load_that_fails_before_its_indexes_are_built_leaves_them_and_the
         _load(warehouse_url, _sales(tmp_path, "b", 1_200, 42), step_hook=fail_between_drop_and_build)
     assert _indexes(db) == declared
     assert snapshot(db) == before
+
+
+def test_a_row_repeating_an_earlier_valid_rows_id_is_its_duplicate(warehouse_url, db, tmp_path):
+    """The load judges repeated ids over the whole file: a repeat of a valid row is quarantined
+    (beside whatever else it breaks), a repeat of a broken row is not a duplicate of it."""
+    path = write_sales(
+        tmp_path / "f.csv",
+        line("T1", "2024-03-05", "C1", "10.00"),  # 2
+        line("T1", "2024-03-06", "C2", "20.00"),  # 3 repeats line 2
+        line("T2", "2024-13-45", "C3", "5.00"),  # 4 bad_date
+        line("T2", "2024-03-07", "C3", "5.00"),  # 5 the first T2 that loads
+        line("T1", "2024-03-08", "C4", "7.00", payment="barter"),  # 6 bad_payment_method, and repeats line 2
+        line("T3", "2024-03-09", "C5", "3.00"),  # 7
+        line("T3", "2024-03-09", "C5", "3.00"),  # 8 repeats line 7
+    )
+    result = _load(warehouse_url, path)
+    assert db.execute("SELECT transaction_id, source_line FROM warehouse.fact_sales ORDER BY 1").fetchall() == [
+        ("T1", 2),
+        ("T2", 5),
+        ("T3", 7),
+    ]
+    quarantine = {
+        line: (reasons, raw)
+        for line, reasons, raw in db.execute("SELECT line_number, reasons, raw_record FROM warehouse.rejected_sales")
+    }
+    assert {line: reasons for line, (reasons, _) in quarantine.items()} == {
+        3: ["duplicate_transaction"],
+        4: ["bad_date"],
+        6: ["bad_payment_method", "duplicate_transaction"],
+        8: ["duplicate_transaction"],
+    }
+    repeat = quarantine[3][1]
+    assert (repeat["duplicate_of_line"], repeat["customer_id"], repeat["total_amount"]) == (2, "C2", 20.00)
+    assert "first_loaded_from" not in repeat  # never promoted: the row it repeats is in the same file
+    assert quarantine[6][1]["payment_method"] == "barter"  # a broken row keeps its text
+    s = result.summary
+    assert (s.rows_valid, s.rows_rejected, s.reasons["duplicate_transaction"]) == (3, 4, 3)
+    assert result.rows_duplicate == 0 and result.rows_quarantined == 4
+    ledger = db.execute(
+        "SELECT rows_loaded, rows_rejected, rows_duplicate, rejected_detail FROM warehouse.sales_files"
+    ).fetchone()
+    assert ledger == (3, 4, 0, {"bad_date": 1, "bad_payment_method": 1, "duplicate_transaction": 3})
+    assert db.execute("SELECT customer_id FROM warehouse.dim_customer ORDER BY 1").fetchall() == [
+        ("C1",),
+        ("C3",),
+        ("C5",),
+    ]
+    assert_consistent(warehouse_url)
+
+
+def test_a_generated_files_quarantine_is_what_was_planted_across_read_blocks(warehouse_url, db, tmp_path):
+    generated = generate_sales(tmp_path / "gen.csv", SalesSpec(rows=30_000, customers=500, bad_share=0.05, seed=3))
+    assert ("duplicate_transaction",) in set(generated.planted.values())
+    now = dt.datetime.now(dt.timezone.utc)
+    # Small blocks: a repeat is found whichever block its first row was read in.
+    reader = SalesFileReader(
+        generated.path, source_file="gen.csv", load_time=now, earliest=dt.date(2000, 1, 1), read_bytes=64 << 10
+    )
+    result = load_sales_file(Database(warehouse_url), reader, loaded_at=now, run_id="test", layout_version=None)
+    quarantined = dict(db.execute("SELECT line_number, reasons FROM warehouse.rejected_sales").fetchall())
+    assert {line: tuple(reasons) for line, reasons in quarantined.items()} == generated.planted
+    assert result.rows_loaded == generated.rows - len(generated.planted)
+    assert_consistent(warehouse_url)

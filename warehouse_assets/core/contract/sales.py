@@ -45,6 +45,8 @@ class Reason(StrEnum):
     BAD_TRANSACTION_TYPE = "bad_transaction_type"
     # original_transaction_id names the sale a return takes back; on a sale it means nothing.
     ORIGINAL_ON_SALE = "original_on_sale"
+    # The id of an earlier valid row of the same file, or of a fact another file holds: judged by
+    # the load over the whole file and the warehouse, not by the row's own rules.
     DUPLICATE_TRANSACTION = "duplicate_transaction"
     # Lines the reader could not turn into a row: too many or too few fields, an unbalanced quote,
     # a record longer than the reader's limits, a NUL character. Not field rules: there are no
@@ -164,42 +166,6 @@ def mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
-class SeenIds:
-    """Transaction ids already met earlier in the same file, in bounded memory.
-
-    Ids are kept as 64-bit hashes in a few sorted numpy arrays (merged like an LSM tree), about
-    8 bytes per id instead of ~70 for a Python set of strings: a 10M-row file needs 80 MB, not
-    700. Two different ids collide with probability below 3e-6 for a 10M-row file; the only
-    consequence would be a row quarantined as duplicate_transaction, visible with its reason.
-    """
-
-    MERGE_LIMIT = 1 << 20
-
-    def __init__(self) -> None:
-        self._levels: list[np.ndarray] = []
-
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        found = np.zeros(hashes.size, dtype=bool)
-        for level in self._levels:
-            pos = np.searchsorted(level, hashes)
-            pos[pos == level.size] = 0
-            found |= level[pos] == hashes
-        return found
-
-    def add(self, hashes: np.ndarray) -> None:
-        self._levels.append(np.sort(hashes))
-        # Merge small levels like an LSM tree (two sorted runs merge in linear time), but leave
-        # levels of a million ids alone: merging them would briefly need several times their
-        # memory. A 10M-row file then keeps about ten levels, still a handful of binary searches.
-        while (
-            len(self._levels) > 1
-            and self._levels[-2].size <= 2 * self._levels[-1].size
-            and self._levels[-2].size < self.MERGE_LIMIT
-        ):
-            top = self._levels.pop()
-            self._levels[-1] = np.sort(np.concatenate([self._levels[-1], top]), kind="stable")
-
-
 # Decimal text is read with three decimals kept (the rest cut off): all that PostgreSQL's
 # rounding into two decimals looks at, half away from zero, is the third.
 _MILLIS = pa.decimal128(21, 3)
@@ -261,16 +227,14 @@ def validate_sales(
     *,
     load_time: dt.datetime,
     earliest: dt.date,
-    seen_ids: SeenIds | None = None,
     date_parser: DateParser | None = None,
     unit_price_derived: bool = False,
-    rejected_elsewhere: np.ndarray | None = None,
 ) -> ValidatedSales:
-    """Apply every sales rule to one chunk of trimmed text columns ('' means empty).
+    """Apply every rule of a single row to one chunk of trimmed text columns ('' means empty).
 
-    `seen_ids` carries transaction ids from earlier chunks of the same file, so a repeat in a
-    later chunk is a duplicate too; it is updated with this chunk's ids. `date_parser` replaces
-    the ISO 8601 parser for sources whose layout declares another date format.
+    `date_parser` replaces the ISO 8601 parser for sources whose layout declares another date
+    format. A row repeating the id of an earlier row is a matter of the whole file, not of a
+    chunk: the load judges it (duplicate_transaction, see sql/load/sales_file_merge.sql).
 
     `unit_price_derived` is for sources that state only a line total: their unit price is the
     total divided by the quantity, rounded to the cent, and multiplying it back can miss the
@@ -278,9 +242,6 @@ def validate_sales(
     is then max(1 cent, half a cent per unit), the rounding error of the derivation, so that the
     check still catches a total that does not fit its quantity without rejecting every
     discounted multi-unit line of such a source.
-
-    `rejected_elsewhere` marks rows a source layout already rejects (not sales at all): they are
-    never the first occurrence that makes a later row a duplicate.
     """
     n = len(columns["transaction_id"])
     masks: dict[Reason, np.ndarray] = {}
@@ -346,25 +307,6 @@ def validate_sales(
         pc.equal(columns["original_transaction_id"], "")
     )
 
-    # A duplicate repeats the id of an earlier row that is otherwise valid (earlier in this chunk,
-    # or in an earlier chunk through `seen_ids`): a valid row is never lost to an earlier broken
-    # line with the same id, and every duplicate points at a row that loads.
-    ids = columns["transaction_id"]
-    has_id = ~empty["transaction_id"]
-    ok = ~np.logical_or.reduce(list(masks.values())) if n else np.zeros(0, bool)
-    if rejected_elsewhere is not None:
-        ok &= ~rejected_elsewhere
-    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    positions = np.arange(n)
-    first_ok = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(first_ok, codes[ok & has_id], positions[ok & has_id])
-    duplicate = (first_ok[codes] < positions) & has_id if n else np.zeros(0, bool)
-    if seen_ids is not None and n:
-        hashes = pd.util.hash_array(ids.to_numpy(zero_copy_only=False).astype(object))
-        duplicate |= seen_ids.contains(hashes) & has_id
-        seen_ids.add(hashes[ok & has_id & ~duplicate])
-    masks[Reason.DUPLICATE_TRANSACTION] = duplicate
-
     any_bad = np.logical_or.reduce(list(masks.values())) if n else np.zeros(0, bool)
     bad_rows = np.flatnonzero(any_bad)
     reasons: dict[int, list[str]] = {int(i): [] for i in bad_rows}
@@ -379,7 +321,7 @@ def validate_sales(
         amounts=amounts,
         payment_method=payment,
         transaction_type=kind,
-        order_id=pc.if_else(pc.equal(columns["order_id"], ""), ids, columns["order_id"]),
+        order_id=pc.if_else(pc.equal(columns["order_id"], ""), columns["transaction_id"], columns["order_id"]),
     )
 
 

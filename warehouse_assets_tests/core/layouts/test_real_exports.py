@@ -156,11 +156,15 @@ def test_sales_january_2019_real_file(realdata: Path) -> None:
     s = reader.summary
     assert s.noise["repeated_header"] == header_again.sum()
     assert s.noise_lines == header_again.sum()
-    assert s.rows_valid == len(want)
-    assert dict(s.reasons) == {"duplicate_transaction": int(copy.sum()), "missing_field": int(empty.sum())}
+    # Each row is judged by itself here: a copy repeating an earlier row's id is valid to the
+    # reader, and the load quarantines it (defs/test_real_exports.py).
+    repeats = copy.index[copy]
+    assert s.rows_valid == len(want) + len(repeats)
+    assert dict(s.reasons) == {"missing_field": int(empty.sum())}
 
     got = valid_rows(out)
-    assert set(got.index) == set(want.index)
+    assert set(got.index) == set(want.index) | set(repeats)
+    got = got.loc[want.index]
     assert got["transaction_id"].str.split(":").str[1].nunique() == want["Order ID"].nunique()
     assert (got["order_id"] == "sales_january_2019:" + want["Order ID"]).all()
     assert got["customer_id"].nunique() == want["Purchase Address"].nunique()
