@@ -13,27 +13,22 @@ WITH files AS (
       AND (%(source_files)s::text[] IS NULL OR s.source_file = ANY(%(source_files)s::text[]))
 ),
 facts AS (
+    -- Every fact of the scope once, grouped by its file; a file the ledger does not know has no
+    -- ledger row to join.
     SELECT f.source_file, count(*) AS n, sum(f.source_line_count) AS lines,
-           count(*) FILTER (WHERE f.loaded_at < l.loaded_at) AS stale
+           count(*) FILTER (WHERE f.loaded_at < l.loaded_at) AS stale, l.source_file IS NULL AS unknown
     FROM warehouse.fact_sales f
-    JOIN files l ON l.source_file = f.source_file
+    LEFT JOIN files l ON l.source_file = f.source_file
     -- The files named again, as values: joined through `files` alone, the planner expects the
     -- most common file's share of the facts (one large file can be most of them) and reads them all.
     WHERE %(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[])
-    GROUP BY f.source_file
+    GROUP BY f.source_file, l.source_file
 ),
 rejects AS (
     SELECT r.source_file, count(*) AS n, sum(r.line_count) AS lines
     FROM warehouse.rejected_sales r
     JOIN files l ON l.source_file = r.source_file
     GROUP BY r.source_file
-),
-unknown AS (
-    SELECT f.source_file, count(*) AS n, sum(f.source_line_count) AS lines
-    FROM warehouse.fact_sales f
-    WHERE (%(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[]))
-      AND NOT EXISTS (SELECT 1 FROM warehouse.sales_files s WHERE s.source_file = f.source_file AND s.loaded_at IS NOT NULL)
-    GROUP BY f.source_file
 ),
 dangling AS (
     SELECT q.source_file, count(*) AS n
@@ -57,5 +52,5 @@ LEFT JOIN facts f ON f.source_file = l.source_file
 LEFT JOIN rejects r ON r.source_file = l.source_file
 LEFT JOIN dangling d ON d.source_file = l.source_file
 UNION ALL
-SELECT u.source_file, 0, u.n, u.lines, 0, 0, 0, 0, 0 FROM unknown u
+SELECT u.source_file, 0, u.n, u.lines, 0, 0, 0, 0, 0 FROM facts u WHERE u.unknown
 ORDER BY 1;
