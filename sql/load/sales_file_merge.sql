@@ -36,7 +36,7 @@ SET LOCAL work_mem = '256MB';
 SET LOCAL maintenance_work_mem = '512MB';
 
 -- step: analyze_staged
--- (skipped for a small file: see ANALYZE_FROM_ROWS in db/sales_load.py)
+-- (skipped for a file of a few rows: see ANALYZE_STAGED_FROM_ROWS in db/sales_load.py)
 ANALYZE staged_sales;
 
 -- step: lock
@@ -172,7 +172,7 @@ SELECT c.*,
 FROM promoted_copies c;
 
 -- step: analyze_changes
--- (skipped for a small file, as analyze_staged)
+-- (skipped for a small file: see ANALYZE_FROM_ROWS in db/sales_load.py)
 ANALYZE old_facts, promoted;
 
 -- step: file_customers
