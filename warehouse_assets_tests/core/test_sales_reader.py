@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from warehouse_assets.cli.sample_data import BAD_KINDS, SalesSpec, generate_sales
 from warehouse_assets.core.contract.sales import SalesTransaction
+from warehouse_assets.core import sales_reader
 from warehouse_assets.core.sales_reader import SalesFileError, SalesFileReader
 from warehouse_assets_tests.support.paths import HEADER
 
@@ -199,3 +200,21 @@ def test_a_nul_character_makes_a_row_malformed_not_a_failed_file(tmp_path):
     raw = json.loads(frame.set_index("line_number").loc[2, "raw_record"])
     assert raw["raw_line"] == "T1,2024-01-01,C1,A\ufffdB,P,F,1,1,5,5,cash" and "NUL" in raw["problem"]
     assert "\x00" not in "".join(str(v) for v in frame.to_numpy().ravel())
+
+
+def test_blocks_judged_side_by_side_give_what_one_at_a_time_gives(tmp_path, monkeypatch):
+    """Blocks are judged in threads: the rows come out in the file's order and every count of the
+    summary is what reading one block at a time counts."""
+    generated = generate_sales(tmp_path / "gen.csv", SalesSpec(rows=20_000, customers=300, bad_share=0.05, seed=9))
+    text = generated.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Noise between the blocks too: blank lines and a repeated header.
+    generated.path.write_text("".join(text[:5000] + ["\n", text[0]] + text[5000:]), encoding="utf-8")
+
+    def read(threads: int):
+        monkeypatch.setattr(sales_reader, "READ_THREADS", threads)
+        return read_all(generated.path, read_bytes=32 << 10)
+
+    (alone, alone_reader), (together, together_reader) = read(1), read(2)
+    assert together.equals(alone)
+    assert together_reader.summary == alone_reader.summary
+    assert together_reader.summary.noise_lines == 2 and together_reader.summary.rows_rejected > 0

@@ -10,6 +10,7 @@ make a file readable but can never make a bad row valid.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class Layout:
         self._zone = spec.dates.timezone
         self._surrogates: dict[str, str] = {}
         self._surrogate_codes: dict[str, str] = {}  # id -> the code that has it
+        self._surrogates_lock = threading.Lock()
         sources: list[str] = []
         for expr in spec.columns.values():
             sources.extend(expr.source_columns())
@@ -165,16 +167,19 @@ class Layout:
             return ""
         known = self._surrogates.get(code)
         if known is None:
-            known = str(surrogate_id(self.name, code))
-            other = self._surrogate_codes.get(known)
-            if other is not None and other != code:
-                raise FileLayoutError(
-                    f"{source_file}: layout {self.name!r} ({self.path}): product codes {other!r} and "
-                    f"{code!r} hash to the same surrogate id {known}; rename the layout (its name is "
-                    "the hash's namespace) or map one of the codes differently"
-                )
-            self._surrogates[code] = known
-            self._surrogate_codes[known] = code
+            # Blocks of a file are judged side by side: a code's id and its collision check are
+            # recorded together.
+            with self._surrogates_lock:
+                known = str(surrogate_id(self.name, code))
+                other = self._surrogate_codes.get(known)
+                if other is not None and other != code:
+                    raise FileLayoutError(
+                        f"{source_file}: layout {self.name!r} ({self.path}): product codes {other!r} and "
+                        f"{code!r} hash to the same surrogate id {known}; rename the layout (its name is "
+                        "the hash's namespace) or map one of the codes differently"
+                    )
+                self._surrogates[code] = known
+                self._surrogate_codes[known] = code
         return known
 
     def to_contract(
