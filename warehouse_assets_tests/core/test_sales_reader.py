@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from warehouse_assets.cli.sample_data import BAD_KINDS, SalesSpec, generate_sales
-from warehouse_assets.core.contract.sales import SalesTransaction
 from warehouse_assets.core import sales_reader
+from warehouse_assets.core.contract.sales import SalesTransaction
 from warehouse_assets.core.sales_reader import SalesFileError, SalesFileReader
 from warehouse_assets_tests.support.paths import HEADER
 
