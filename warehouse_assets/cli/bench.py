@@ -122,13 +122,22 @@ def _peak_rss(proc: subprocess.Popen) -> int:
     """Highest resident set size of the process (and its children) until it exits, sampled.
 
     Not getrusage's ru_maxrss: that also counts the moment between fork and exec, when the
-    child is still a copy of this (large) process.
+    child is still a copy of this (large) process. For the same reason a child still running the
+    parent's command line is not counted (one sample of a 100-file load caught Dagster's log
+    mirror between fork and exec and read 512 MB for a 276 MB process with 25 MB of children).
     """
     peak = 0
     watched = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+            command = watched.cmdline()
+            rss = watched.memory_info().rss
+            for child in watched.children(recursive=True):
+                try:
+                    if child.cmdline() != command:
+                        rss += child.memory_info().rss
+                except psutil.Error:  # exited meanwhile
+                    pass
             peak = max(peak, rss)
         except psutil.Error:
             pass

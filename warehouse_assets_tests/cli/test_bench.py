@@ -4,10 +4,15 @@ databases of its own; it asserts no time (timings are for the benchmark's table,
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
+import time
 
 import psycopg
 from psycopg import sql
 
+from warehouse_assets.cli import bench
 from warehouse_assets.cli.main import main
 from warehouse_assets.core.urls import replace_database
 
@@ -105,3 +110,36 @@ def test_bench_measures_every_step_in_databases_of_its_own(warehouse_url, pg_ser
     # The user's warehouse is untouched.
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("SELECT count(*) FROM warehouse.fact_sales").fetchone() == (0,)
+
+
+def test_peak_memory_counts_child_programs_but_not_a_fork_before_exec(monkeypatch):
+    """A child forked from the measured process and not yet another program shares the parent's
+    pages: counting its resident size would count the parent twice."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warehouse_assets_tests.support.forking_child", "200"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    samples = threading.Semaphore(0)
+
+    class Clock:  # the sampler's clock, counting its samples
+        def sleep(self, seconds: float) -> None:
+            samples.release()
+            time.sleep(seconds)
+
+    monkeypatch.setattr(bench, "time", Clock())
+    peak: list[int] = []
+    sampler = threading.Thread(target=lambda: peak.append(bench._peak_rss(proc)))
+    sampler.start()
+    own, program = (int(v) for v in proc.stdout.readline().split())
+    while samples.acquire(blocking=False):  # the samples taken before both children were there
+        pass
+    samples.acquire()  # one more, begun after: it saw both children
+    samples.acquire()
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    sampler.join()
+    assert proc.wait() == 0
+    assert own > 200 * 2**20
+    assert own + program <= peak[0] < own + program + 50 * 2**20
