@@ -17,8 +17,10 @@ The settings are read from the environment here, once per command, and passed do
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
+from typing import NoReturn
 
 from warehouse_assets.core.settings import Settings, SettingsError
 
@@ -142,5 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> NoReturn:
+    """The `warehouse` command as a process of its own (the console script, `python -m`)."""
+    code = main()
+    # The command is done and the process ends here. Python's shutdown collects garbage again
+    # and again while it tears the modules down, each time walking every object Dagster and the
+    # libraries made (about 260,000): 0.8 s at the end of every command, measured. Frozen, they
+    # are left to the operating system with the rest of the process's memory; what refers to
+    # nothing is still freed, and the exit handlers still run.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from importlib.metadata import entry_points
 
 import pandas as pd
 
@@ -63,3 +66,23 @@ def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch, capsys):
     assert main(["config"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "WAREHOUSE_SENSOR_INTERVAL_SECONDS" in err and "soon" in err
+
+
+def test_the_command_process_freezes_its_objects_before_python_shuts_down(tmp_path):
+    """`warehouse` (the console script and `python -m`) hands its objects to the operating
+    system at exit instead of Python's shutdown collections; the command's output and exit code
+    are its own, and exit handlers still run."""
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "warehouse"]
+    assert script.value == "warehouse_assets.cli.main:run"
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen objects', gc.get_freeze_count()))\n"
+        "sys.argv = ['warehouse', 'config']\n"
+        "from warehouse_assets.cli.main import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "WAREHOUSE_DATABASE_URL" in done.stdout
+    frozen = int(done.stdout.rsplit("frozen objects", 1)[1])
+    assert frozen > 10_000
