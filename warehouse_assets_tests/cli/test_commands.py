@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -84,5 +85,10 @@ def test_the_command_process_freezes_its_objects_before_python_shuts_down(tmp_pa
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "WAREHOUSE_DATABASE_URL" in done.stdout
-    frozen = int(done.stdout.rsplit("frozen objects", 1)[1])
-    assert frozen > 10_000
+    assert int(done.stdout.rsplit("frozen objects", 1)[1]) > 10_000
+    # A command that fails keeps its exit code.
+    env = {**os.environ, "WAREHOUSE_SENSOR_INTERVAL_SECONDS": "soon"}
+    failed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert failed.returncode == 2, failed.stderr
+    assert "WAREHOUSE_SENSOR_INTERVAL_SECONDS" in failed.stderr
+    assert int(failed.stdout.rsplit("frozen objects", 1)[1]) > 10_000
