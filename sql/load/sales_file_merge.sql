@@ -394,17 +394,15 @@ WITH change AS (
                coalesce(sum(net_cents) FILTER (WHERE incoming), 0) AS net_in,
                coalesce(sum(net_cents) FILTER (WHERE NOT incoming), 0) AS net_out
         FROM (
-            SELECT false AS incoming, customer_id, date_key, transaction_type = 'sale' AS is_sale,
+            SELECT incoming, customer_id, date_key, transaction_type = 'sale' AS is_sale,
                    CASE WHEN transaction_type = 'return' THEN -1 ELSE 1 END * (total_amount * 100)::bigint AS net_cents
-            FROM old_facts
-            UNION ALL
-            SELECT true, customer_id, date_key, transaction_type = 'sale',
-                   CASE WHEN transaction_type = 'return' THEN -1 ELSE 1 END * (total_amount * 100)::bigint
-            FROM staged_sales WHERE reasons IS NULL
-            UNION ALL
-            SELECT true, customer_id, date_key, transaction_type = 'sale',
-                   CASE WHEN transaction_type = 'return' THEN -1 ELSE 1 END * (total_amount * 100)::bigint
-            FROM promoted
+            FROM (
+                SELECT false AS incoming, customer_id, date_key, transaction_type, total_amount FROM old_facts
+                UNION ALL
+                SELECT true, customer_id, date_key, transaction_type, total_amount FROM staged_sales WHERE reasons IS NULL
+                UNION ALL
+                SELECT true, customer_id, date_key, transaction_type, total_amount FROM promoted
+            ) sides
         ) f
         GROUP BY customer_id, date_key / 100
     ) c

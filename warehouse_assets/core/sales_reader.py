@@ -19,7 +19,7 @@ import json
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,49 +63,42 @@ class SalesFileError(ValueError):
 
 @dataclass
 class BlockCounts:
-    """What reading one block of a file found (added to its SalesFileSummary in file order)."""
+    """What reading part of a file found. Blocks are counted on their own, side by side, and
+    added to their file's summary in file order."""
 
-    records_read: int = 0
+    records_read: int = 0  # rows: valid + rejected
     rows_valid: int = 0
     rows_rejected: int = 0
-    lines_rejected: int = 0
+    lines_rejected: int = 0  # physical lines of the rejected rows
     noise_lines: int = 0
-    noise: Counter = field(default_factory=Counter)
-    reasons: Counter = field(default_factory=Counter)
+    noise: Counter = field(default_factory=Counter)  # kind -> lines
+    reasons: Counter = field(default_factory=Counter)  # reason -> rows
+
+    def add(self, other: BlockCounts) -> None:
+        """Count what another block found."""
+        for counter in fields(BlockCounts):
+            mine = getattr(self, counter.name)
+            if isinstance(mine, Counter):
+                mine.update(getattr(other, counter.name))
+            else:
+                setattr(self, counter.name, mine + getattr(other, counter.name))
 
 
 @dataclass
-class SalesFileSummary:
+class SalesFileSummary(BlockCounts):
     """What reading one file found; complete once its rows have been iterated."""
 
-    source_file: str
+    source_file: str = field(kw_only=True)
     layout: str = "standard"
     unit_price_derived: bool = False
     size_bytes: int = 0
     fingerprint: str = ""
     lines_read: int = 0  # physical lines after the header
-    records_read: int = 0  # rows: valid + rejected
-    rows_valid: int = 0
-    rows_rejected: int = 0
-    noise_lines: int = 0
-    noise: Counter = field(default_factory=Counter)  # kind -> lines
-    reasons: Counter = field(default_factory=Counter)  # reason -> rows
     extra_columns: list[str] = field(default_factory=list)
-    lines_rejected: int = 0  # physical lines of the rejected rows
     # Whether the file's rows can name their order (an order_id column, or a layout that maps
     # one). When they cannot, each line is an order of its own, opened by the line if it is a
     # sale; when they can, which line opens an order is decided over the whole file, by the merge.
     orders_named: bool = False
-
-    def add(self, block: BlockCounts) -> None:
-        """Count what reading one block found."""
-        self.records_read += block.records_read
-        self.rows_valid += block.rows_valid
-        self.rows_rejected += block.rows_rejected
-        self.lines_rejected += block.lines_rejected
-        self.noise_lines += block.noise_lines
-        self.noise.update(block.noise)
-        self.reasons.update(block.reasons)
 
     def add_repeats(self, rows: int, valid_rows: int, valid_lines: int) -> None:
         """Count the rows the load found repeating an earlier row's id (duplicate_transaction):

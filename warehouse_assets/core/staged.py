@@ -47,14 +47,8 @@ def arrow_type(kind: str, modifiers: tuple[int, ...]) -> pa.DataType:
     return _ARROW_TYPES[kind]
 
 
-def _schema() -> pa.Schema:
-    columns = staged_columns((SQL_DIR / STAGED_SQL).read_text(encoding="utf-8"))
-    return pa.schema([(name, arrow_type(kind, modifiers)) for name, kind, modifiers in columns])
-
-
-STAGED_SCHEMA: pa.Schema = _schema()
+_DECLARED = staged_columns((SQL_DIR / STAGED_SQL).read_text(encoding="utf-8"))
+STAGED_SCHEMA: pa.Schema = pa.schema([(name, arrow_type(kind, modifiers)) for name, kind, modifiers in _DECLARED])
 STAGED_COLUMNS: tuple[str, ...] = tuple(STAGED_SCHEMA.names)
 # Text columns whose PostgreSQL type is jsonb: their binary form is the JSON text behind a version.
-STAGED_JSONB: frozenset[str] = frozenset(
-    name for name, kind, _ in staged_columns((SQL_DIR / STAGED_SQL).read_text(encoding="utf-8")) if kind == "jsonb"
-)
+STAGED_JSONB: frozenset[str] = frozenset(name for name, kind, _ in _DECLARED if kind == "jsonb")

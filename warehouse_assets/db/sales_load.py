@@ -121,9 +121,8 @@ def load_sales_file(
         conn.execute(sqlfiles.statement("load/sales_file_lock.sql"), {"source_file": key})
         conn.execute(sqlfiles.statement(STAGED_SQL))
         t = time.perf_counter()
-        # Read in this thread, block after block: the COPY costs this process little (the
-        # server decodes the binary rows meanwhile), and a reading thread beside it only
-        # contended for the interpreter (staging a million rows took a fifth longer with one).
+        # The reader parses and judges its blocks in threads of its own; the encoded rows are
+        # written from this one, as each block is ready (the server decodes them meanwhile).
         copy_binary(
             conn, sql.Identifier("staged_sales"), STAGED_SCHEMA, _reported(reader, tables, progress), jsonb=STAGED_JSONB
         )
