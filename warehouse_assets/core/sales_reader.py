@@ -361,12 +361,14 @@ class SalesFileReader:
         cells = [pc.utf8_trim_whitespace(c) for c in cells]
 
         # Header rows repeated inside the file (files concatenated with their headers) are noise.
+        # The first named column rules out almost every row; lowering every cell of every column
+        # cost a tenth of the reader's time.
         named = [(c, h.lower()) for c, h in zip(cells, self.header) if h]
-        header_again = (
-            np.logical_and.reduce([mask(pc.equal(pc.utf8_lower(c), h)) for c, h in named])
-            if named
-            else np.zeros(n, bool)
-        )
+        header_again = mask(pc.equal(pc.utf8_lower(named[0][0]), named[0][1])) if named else np.zeros(n, bool)
+        if header_again.any():
+            header_again = np.logical_and.reduce(
+                [header_again, *(mask(pc.equal(pc.utf8_lower(c), h)) for c, h in named[1:])]
+            )
         if header_again.any():
             lines = int(line_counts[header_again].sum())
             s.noise[Noise.REPEATED_HEADER.value] += lines

@@ -135,7 +135,7 @@ def load_sales_file(
         if records < ANALYZE_STAGED_FROM_ROWS:
             skip.add("analyze_staged")
         if records < ANALYZE_FROM_ROWS:
-            skip |= {"analyze_changes", "analyze_facts"}
+            skip |= {"analyze_changes", "analyze_cohort_inputs", "analyze_facts"}
         else:
             facts = _estimated_facts(conn)
             if facts >= 0 and records < ANALYZE_FACTS_SHARE * facts:

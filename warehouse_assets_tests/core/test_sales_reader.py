@@ -137,6 +137,7 @@ def test_line_numbers_survive_quoted_newlines_noise_and_malformed_lines(tmp_path
                 "T3,2024-01-01,C1,Ann,Paris,FR,1,1,5,5,cash,extra",  # 7 one field too many
                 "T4,2024-01-01,C1,Ann,Paris,FR,1,1,5,6,cash",  # 8 amount mismatch
                 ",,,,,,,,,,",  # 9 a row of empty fields: data, not a blank line
+                "transaction_id,2024-01-01,C1,Ann,Paris,FR,1,1,5,5,cash",  # 10 only its first field is the header's
             ]
         )
         + "\n"
@@ -153,7 +154,8 @@ def test_line_numbers_survive_quoted_newlines_noise_and_malformed_lines(tmp_path
     assert t1["customer_name"].tolist() == ["Ann\nMarie"]
     s = reader.summary
     assert dict(s.noise) == {"blank_line": 1, "repeated_header": 1}
-    assert (s.lines_read, s.records_read, s.rows_valid, s.rows_rejected, s.noise_lines) == (8, 5, 1, 4, 2)
+    assert (s.lines_read, s.records_read, s.rows_valid, s.rows_rejected, s.noise_lines) == (9, 6, 2, 4, 2)
+    assert frame.set_index("line_number").loc[10, "transaction_id"] == "transaction_id"
     raw = json.loads(frame.set_index("line_number").loc[5, "raw_record"])
     assert (
         raw["raw_line"] == "T2,2024-01-01,C1,Ann,Paris,FR,1,1,5,5" and "expected 11 fields, found 10" in raw["problem"]
