@@ -15,7 +15,7 @@ from collections import Counter
 
 import dagster as dg
 
-from warehouse_assets.cli.environment import prepare
+from warehouse_assets.cli.environment import Environment, prepare
 from warehouse_assets.cli.output import say
 from warehouse_assets.cli.progress import TerminalProgress
 from warehouse_assets.cli.runs import RunOutcome, execute, persistent_instance
@@ -99,8 +99,15 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     env = prepare(settings)
     say(f"warehouse database: {mask_url(env.database_url)}")
     progress = TerminalProgress()
+    try:
+        return _load(args, env, progress)
+    finally:
+        progress.close()
+
+
+def _load(args: argparse.Namespace, env: Environment, progress: TerminalProgress) -> int:
     defs = build_definitions(env.settings, observer=progress)
-    instance = persistent_instance()
+    instance = persistent_instance(env.settings.dagster_home, verbose=args.verbose)
     db = Database(env.database_url)
     plan = plan_sales_runs(
         env.settings, db, list(instance.get_dynamic_partitions(SALES_FILES.name)), {}, reload_all=args.all
@@ -192,7 +199,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     env = prepare(settings)
     say(f"checking {mask_url(env.database_url)} ...")
     defs = build_definitions(env.settings)
-    instance = persistent_instance()
+    instance = persistent_instance(env.settings.dagster_home, verbose=args.verbose)
     outcome = execute(defs, CHECKS_JOB, instance, label="checks", tags=_tags("warehouse check"), verbose=args.verbose)
     say("")
     say("Checks")

@@ -3,8 +3,9 @@ left) on a terminal, one plain line per file otherwise (a log file, CI)."""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -12,11 +13,24 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from warehouse_assets.core.progress import LoadObserver
 
 
+def _terminal_stream() -> TextIO | None:
+    """A stream on a duplicate of stdout's descriptor (None when stdout has none)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding=sys.stdout.encoding or "utf-8", errors="replace")
+
+
 class TerminalProgress(LoadObserver):
     """Shows the progress of every file of a load; `start` is called once with all the files."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(file=sys.stdout)
+        # Written to a copy of the terminal's descriptor: while a step runs, Dagster points the
+        # process's own stdout at the step's log file (cli/compute_logs.py), and the progress is
+        # for the person at the terminal, not for the run's log.
+        self._own_stream = None if console is not None else _terminal_stream()
+        self.console = console or Console(file=self._own_stream or sys.stdout)
         self.interactive = self.console.is_terminal
         self._progress: Progress | None = None
         self._task: Any = None
@@ -51,6 +65,12 @@ class TerminalProgress(LoadObserver):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_stream is not None:
+            self._own_stream.close()
+            self._own_stream = None
 
     def _describe(self) -> str:
         return f"files {self._files_done}/{self._files_total}"

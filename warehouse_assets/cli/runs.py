@@ -13,11 +13,14 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import psutil
+from dagster._core.instance.ref import InstanceRef
 
+from warehouse_assets.cli.compute_logs import step_logs_override
 from warehouse_assets.cli.output import say
 from warehouse_assets.defs.alerts import BLOCKED_BY_CHECK, root_cause
 from warehouse_assets.defs.jobs import console_log_config
@@ -125,14 +128,18 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     return failed
 
 
-def persistent_instance() -> dg.DagsterInstance:
-    """The Dagster instance of DAGSTER_HOME, holding its storage connections open for the command.
+def persistent_instance(dagster_home: Path, *, verbose: bool) -> dg.DagsterInstance:
+    """The Dagster instance of `dagster_home` (prepared by cli.environment), holding its storage
+    connections open for the command, its steps' output kept in files and shown on the terminal
+    only when `verbose` (cli.compute_logs).
 
     Dagster's PostgreSQL storage opens a new connection for every event it stores unless told to
     pool them (as the webserver does): a run of a hundred files stores about six hundred events,
     and connecting for each cost more than loading the files.
     """
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(dagster_home), overrides=step_logs_override(dagster_home, mirror=verbose))
+    )
     # statement_timeout 0: no limit, a long run's bookkeeping must not be cut off.
     instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
     abandoned = fail_abandoned_runs(instance)

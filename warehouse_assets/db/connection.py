@@ -31,8 +31,10 @@ T = TypeVar("T")
 CONCURRENT_READS = 2
 # ... and each sorts or hashes a run's facts: with this much memory, those of a million-row file
 # in memory rather than in runs on disk (the customer check took 3.2 s with the server's default
-# of 4 MB, 2.0 s with this).
-READ_OPTIONS = "-c work_mem=128MB"
+# of 4 MB, 2.0 s with this). Without parallel workers: the queries running side by side already
+# keep the cores busy, and each one's own workers only competed with the other (a million-row
+# run's checks took 3.0-3.1 s with them, 2.7-2.8 s without).
+READ_OPTIONS = "-c work_mem=128MB -c max_parallel_workers_per_gather=0"
 
 
 # Without JIT: the warehouse's statements read a file's rows or a run's customers through keys,

@@ -4,7 +4,9 @@ instance: progress, one summary, exit codes, and quiet unless asked."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -41,6 +43,9 @@ def test_load_loads_new_files_in_one_run_reports_each_and_is_quiet(cli_env, land
     assert "FAIL" not in out and re.search(r"checks\s+\d+ passed", out)
     assert not DAGSTER_LOG_LINE.search(out + err), (out + err)[-3000:]
     assert err == ""
+    # The progress is for the terminal: the runs' step logs (their stdout in the UI) hold none of it.
+    step_logs = list(Path(os.environ["DAGSTER_HOME"], "storage").glob("*/compute_logs/*.out"))
+    assert len(step_logs) == 2 and not any("rows loaded" in log.read_text() for log in step_logs)
 
     with connect(cli_env.database_url) as conn:
         assert dict(conn.execute("SELECT source_file, rows_loaded FROM warehouse.sales_files").fetchall()) == {

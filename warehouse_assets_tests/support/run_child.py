@@ -46,8 +46,9 @@ def main() -> None:
         from warehouse_assets.cli.environment import prepare
         from warehouse_assets.cli.runs import execute, persistent_instance
 
-        defs = build_definitions(prepare(settings).settings, observer=KillAt(*args.kill_at))
-        instance = persistent_instance()
+        prepared = prepare(settings).settings
+        defs = build_definitions(prepared, observer=KillAt(*args.kill_at))
+        instance = persistent_instance(prepared.dagster_home, verbose=False)
         instance.add_dynamic_partitions(SALES_FILES.name, args.keys)
         execute(defs, SALES_JOB, instance, label="sales files", tags=tags, verbose=False)
         return
