@@ -2,12 +2,12 @@
 -- became. A previous failure of the same content is cleared; one of other content is kept.
 -- Parameters: every column below, by name.
 INSERT INTO warehouse.sales_files AS s (
-    source_file, fingerprint, layout, layout_version, unit_price_derived, size_bytes, lines_read,
+    source_file, fingerprint, layout, layout_version, unit_price_derived, size_bytes, mtime_ns, lines_read,
     records_read, rows_loaded, amount_loaded, rows_rejected, rows_duplicate, noise_lines, noise_detail,
     rejected_detail, extra_columns, loaded_at, run_id
 ) VALUES (
     %(source_file)s, %(fingerprint)s, %(layout)s, %(layout_version)s, %(unit_price_derived)s,
-    %(size_bytes)s, %(lines_read)s, %(records_read)s,
+    %(size_bytes)s, %(mtime_ns)s, %(lines_read)s, %(records_read)s,
     -- The file's facts are the ones the merge summed per customer (file_customers), so their count
     -- and net amount come from there rather than from reading them again; the reconciliation
     -- check compares both with fact_sales.
@@ -29,6 +29,7 @@ ON CONFLICT (source_file) DO UPDATE SET
     layout_version = EXCLUDED.layout_version,
     unit_price_derived = EXCLUDED.unit_price_derived,
     size_bytes = EXCLUDED.size_bytes,
+    mtime_ns = EXCLUDED.mtime_ns,
     lines_read = EXCLUDED.lines_read,
     records_read = EXCLUDED.records_read,
     rows_loaded = EXCLUDED.rows_loaded,

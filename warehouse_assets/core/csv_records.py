@@ -35,6 +35,7 @@ import codecs
 import csv
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,9 @@ def _shown(raw: bytes, encoding: str) -> str:
 class CsvRecordReader:
     """Reads one file as blocks of complete records; iterate once.
 
-    After iteration `sha256`, `size_bytes` and `lines` describe the bytes that were read.
+    After iteration `sha256`, `size_bytes` and `lines` describe the bytes that were read, and
+    `mtime_ns` the file's modification time as it was when it was opened (before any byte was read:
+    a file written to meanwhile has a later one, so a scan comparing it hashes the file again).
     `header()` returns the first line's cells (read before the iteration starts).
     """
 
@@ -126,6 +129,7 @@ class CsvRecordReader:
         self._quote = ord(dialect.quote_char)
         self._digest = hashlib.sha256()
         self.size_bytes = 0
+        self.mtime_ns: int | None = None
         self.lines = 0
         self._stream: BinaryIO | None = None
         self._carry = b""
@@ -155,6 +159,7 @@ class CsvRecordReader:
             # A plain buffered stream, not a memory map: mapped pages would count as the loader's
             # resident memory, which would then grow with the size of the file.
             self._stream = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            self.mtime_ns = os.fstat(self._stream.fileno()).st_mtime_ns
 
     def close(self) -> None:
         if self._stream is not None:

@@ -111,9 +111,13 @@ def scan_landing(
     *,
     settle_seconds: float = 0.0,
     now: float | None = None,
+    hashed: Mapping[str, FileState] | None = None,
 ) -> LandingChanges:
-    """Compare the landing folder with the files known from the last scan (or the ledger)."""
+    """Compare the landing folder with the files known from the last scan (`known`: what is new,
+    changed or gone is relative to them). `hashed`: other states whose hash is known (the ledger's
+    loaded files), which spare hashing a file that still has their size and modification time."""
     now = time.time() if now is None else now
+    hashed = hashed or {}
     changes = LandingChanges()
     candidates, changes.refused = _candidates(folder)
     seen: set[str] = set()
@@ -128,15 +132,16 @@ def scan_landing(
             changes.settling.append(key)
             continue
         before = known.get(key)
-        if before and before.sha256 and before.size == stat.st_size and before.mtime_ns == stat.st_mtime_ns:
-            changes.unchanged.append(key)
-            changes.states[key] = before
-            continue
-        try:
-            size, digest = file_sha256(path)
-        except OSError:
-            continue
-        state = FileState(size=size, mtime_ns=stat.st_mtime_ns, sha256=digest)
+        reference = before if before and before.sha256 else hashed.get(key)
+        if reference and reference.sha256 and (reference.size, reference.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            state = reference
+        else:
+            try:
+                size, digest = file_sha256(path)
+            except OSError:
+                continue
+            state = FileState(size=size, mtime_ns=stat.st_mtime_ns, sha256=digest)
+        digest = state.sha256
         changes.states[key] = state
         if before is None or not before.sha256:
             changes.new.append(key)

@@ -93,6 +93,7 @@ class SalesFileSummary(BlockCounts):
     unit_price_derived: bool = False
     size_bytes: int = 0
     fingerprint: str = ""
+    mtime_ns: int | None = None  # the file's modification time when it was opened
     lines_read: int = 0  # physical lines after the header
     extra_columns: list[str] = field(default_factory=list)
     # Whether the file's rows can name their order (an order_id column, or a layout that maps
@@ -221,6 +222,7 @@ class SalesFileReader:
         finally:
             s = self.summary
             s.size_bytes, s.fingerprint, s.lines_read = self.records.size_bytes, self.records.sha256, self.records.lines
+            s.mtime_ns = self.records.mtime_ns
             self.records.close()
 
     def _counted(self, future: Future) -> Iterator[pa.Table]:

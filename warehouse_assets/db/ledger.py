@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from warehouse_assets.core.landing import FileState
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.connection import Database
 
@@ -21,6 +22,7 @@ class LoadedFile:
     fingerprint: str
     layout_version: str | None
     size_bytes: int
+    mtime_ns: int | None
     loaded_at: dt.datetime
 
 
@@ -28,6 +30,16 @@ def loaded_files(db: Database, keys: list[str] | None = None) -> dict[str, Loade
     """The files the ledger records as loaded (all, or those among `keys`)."""
     rows = db.rows("queries/ledger_loaded_files.sql", {"keys": keys})
     return {r["source_file"]: LoadedFile(**r) for r in rows}
+
+
+def hashed_states(loaded: Mapping[str, LoadedFile]) -> dict[str, FileState]:
+    """The loaded files as a landing scan's known hashes: size, modification time and content hash
+    as the load read them (files loaded before the time was recorded have none)."""
+    return {
+        key: FileState(size=f.size_bytes, mtime_ns=f.mtime_ns, sha256=f.fingerprint)
+        for key, f in loaded.items()
+        if f.mtime_ns is not None and f.fingerprint
+    }
 
 
 def needs_loading(

@@ -165,6 +165,7 @@ def load_sales_file(
                 "layout_version": layout_version,
                 "unit_price_derived": s.unit_price_derived,
                 "size_bytes": s.size_bytes,
+                "mtime_ns": s.mtime_ns,
                 "lines_read": s.lines_read,
                 "records_read": s.records_read,
                 "rows_rejected": s.rows_rejected,

@@ -52,7 +52,12 @@ def plan_sales_runs(
     `known_layouts` (the sensor's cursor too), only files whose content or layout version changed
     since then are considered: the sensor has already requested the others.
     """
-    changes = scan_landing(settings.landing_dir, known, settle_seconds=settle_seconds)
+    # Every loaded file once: a landing file the ledger read with its current size and modification
+    # time is not hashed again, so a command's cost does not grow with the files left in the folder.
+    loaded = ledger.loaded_files(db)
+    changes = scan_landing(
+        settings.landing_dir, known, settle_seconds=settle_seconds, hashed=ledger.hashed_states(loaded)
+    )
     plan = SalesPlan(changes=changes)
     try:
         layouts = load_layouts(settings.layouts_dir)
@@ -75,7 +80,7 @@ def plan_sales_runs(
     if reload_all:
         candidates = sorted(contents)
     else:
-        candidates = ledger.needs_loading(contents, versions, ledger.loaded_files(db, keys=sorted(contents)))
+        candidates = ledger.needs_loading(contents, versions, loaded)
     if not retry_failed and candidates:
         failed = ledger.failed_fingerprints(db, candidates)
         plan.known_failures = [k for k in candidates if failed.get(k) == contents[k]]

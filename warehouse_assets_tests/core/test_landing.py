@@ -58,3 +58,21 @@ def test_a_link_that_leaves_the_landing_folder_is_refused_and_not_read(tmp_path)
     assert "outside the landing folder" in changes.refused["innocent.csv"]
     assert "root:x" not in repr(changes)
     assert changes.to_load == ["alias.csv", "real.csv"]
+
+
+def test_a_file_with_the_size_and_time_of_a_hashed_state_is_not_read_and_is_not_known(tmp_path):
+    landing = tmp_path / "landing"
+    same = write(landing / "same.csv", "abc")
+    touched = write(landing / "touched.csv", "abc")
+    stat = same.stat()
+    # A hash that is not the file's: only a scan that trusts the state (and reads nothing) reports it.
+    hashed = {
+        "same.csv": FileState(stat.st_size, stat.st_mtime_ns, "recorded"),
+        "touched.csv": FileState(stat.st_size, stat.st_mtime_ns - 1, "recorded"),
+        "archived.csv": FileState(1, 1, "recorded"),
+    }
+    scan = scan_landing(landing, {}, hashed=hashed)
+    assert scan.states["same.csv"].sha256 == "recorded"
+    assert scan.states["touched.csv"].sha256 == file_sha256(touched)[1]
+    # Relative to `known` (nothing here): both are new, and a hashed file that is gone is not "deleted".
+    assert scan.new == ["same.csv", "touched.csv"] and scan.deleted == []

@@ -132,6 +132,23 @@ def test_a_file_already_loaded_with_this_content_is_not_loaded_again(instance, l
     assert ranges(tick(defs, instance, settings, result.cursor)) == [("done.csv", "done.csv")]
 
 
+def test_a_loaded_file_with_the_size_and_time_the_ledger_recorded_is_not_read_again(instance, landing, settings, defs):
+    """What `warehouse load` and a sensor starting afresh do: the ledger's hashes spare reading the
+    files left in the landing folder, so their cost does not grow with them."""
+    path = landing / "done.csv"
+    write_sales(path, "D1,2024-01-01,C1,A,B,C,1,1,1.00,1.00,cash")
+    loaded_at = path.stat()
+    assert load_file(defs, instance, "done.csv").success
+    # Other bytes of the same size, with the time put back: a scan that read the file would load it.
+    write_sales(path, "D1,2024-01-01,C1,A,B,C,1,1,1.00,1.00,card")
+    assert path.stat().st_size == loaded_at.st_size
+    os.utime(path, ns=(loaded_at.st_atime_ns, loaded_at.st_mtime_ns))
+    assert ranges(tick(defs, instance, settings)) == []
+    # Once its time moves, it is read, and the new content is loaded.
+    os.utime(path, ns=(loaded_at.st_atime_ns, loaded_at.st_mtime_ns + 1_000_000_000))
+    assert ranges(tick(defs, instance, settings)) == [("done.csv", "done.csv")]
+
+
 def test_a_file_that_failed_with_this_content_is_not_retried_until_it_changes(instance, landing, settings, defs):
     (landing / "broken.csv").write_text("id,when\n1,today\n")
     result = load_file(defs, instance, "broken.csv")
