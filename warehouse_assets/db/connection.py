@@ -93,17 +93,17 @@ class Database:
             _schema_ready.add(self.url)
 
     @contextmanager
-    def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    def connection(self, *, autocommit: bool = False, options: str = "") -> Iterator[psycopg.Connection]:
         """A connection whose transaction commits when the block ends and rolls back on error."""
         self._ensure_schema()
-        with connect(self.url, autocommit=autocommit) as conn:
+        with connect(self.url, autocommit=autocommit, options=options) as conn:
             yield conn
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, options: str = "") -> Iterator[Session]:
         """One connection for a series of transactions (the files of a run), closed at the end."""
         self._ensure_schema()
-        session = Session(self.url)
+        session = Session(self.url, options=options)
         try:
             yield session
         finally:
@@ -165,8 +165,9 @@ class Session:
     that broke (the server restarted, say) is replaced by a new one for the next transaction.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, options: str = ""):
         self._url = url
+        self._options = options
         self._conn: psycopg.Connection | None = None
 
     @contextmanager
@@ -174,7 +175,7 @@ class Session:
         """A transaction that commits when the block ends and rolls back on error."""
         if self._conn is None or self._conn.closed or self._conn.broken:
             self.close()
-            self._conn = connect(self._url, autocommit=True)
+            self._conn = connect(self._url, autocommit=True, options=self._options)
         with self._conn.transaction():
             yield self._conn
 

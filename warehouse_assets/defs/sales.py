@@ -30,7 +30,7 @@ from warehouse_assets.core.sales_reader import SalesFileReader, SalesFileSummary
 from warehouse_assets.core.settings import Settings
 from warehouse_assets.db import ledger, sqlfiles
 from warehouse_assets.db.connection import Database, Session, is_transient
-from warehouse_assets.db.sales_load import FileLoad, load_sales_file, rebuild_derived
+from warehouse_assets.db.sales_load import FileLoad, load_sales_file, load_session, rebuild_derived
 from warehouse_assets.db.sales_state import derived_state, fact_sales_state
 from warehouse_assets.defs import groups
 from warehouse_assets.defs.metadata import table as table_value
@@ -186,7 +186,7 @@ def load_files(
         message = f"the layouts in {settings.layouts_dir} cannot be used: {exc}"
         return {}, {key: message for key in keys}
     observer.files_planned([(k, _size(settings.landing_dir / k)) for k in keys])
-    with db.session() as session, ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reading:
+    with load_session(db) as session, ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reading:
 
         def read(i: int) -> Future | None:
             return reading.submit(open_file, settings, keys[i], layouts, read_ahead=True) if i < len(keys) else None
