@@ -24,6 +24,11 @@ CREATE TEMP TABLE staged_sales (
     transaction_type text,            -- sale or return
     original_transaction_id text COLLATE "C",     -- the sale a return takes back, when it says
     discount_amount numeric(14, 2),   -- taken off the line; total_amount is after it
+    -- The three amounts again in whole cents, as the reader judged them: what the merge's sums add
+    -- (a million bigint additions cost about half of as many numerics turned into cents).
+    total_cents    bigint,
+    unit_price_cents bigint,
+    discount_cents bigint,
     opens_order    boolean,           -- the first sale line of its order (NULL: decided by the merge)
     reasons        text[],            -- NULL for a valid row
     raw_record     jsonb              -- only for rejected rows

@@ -458,6 +458,10 @@ class SalesFileReader:
                 "discount_amount": decimals_from_cents(
                     outcome.amounts["discount_amount"], valid, STAGED_SCHEMA.field("discount_amount").type
                 ),
+                **{
+                    f"{name.removesuffix('_amount')}_cents": pa.array(outcome.amounts[name], pa.int64(), mask=~valid)
+                    for name in ("total_amount", "unit_price", "discount_amount")
+                },
                 "opens_order": (
                     pa.nulls(n, pa.bool_())
                     if summary.orders_named
