@@ -374,6 +374,13 @@ WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_meth
 -- the file has lines; its key is built again once they are in (add_monthly_key).
 ALTER TABLE warehouse.agg_customers_monthly DROP CONSTRAINT agg_customers_monthly_pkey;
 
+-- step: merge_joins_off
+-- For customers_monthly only (merge_joins_on puts it back). The planner cannot estimate the file's
+-- months (a grouping by an expression) and takes them for a few thousand, so it sorted a million
+-- of them to merge them with the updated ones; a hash join costs a third of that, and unlike a
+-- hashed NOT IN it spills to disk when a large file's reload updates every month.
+SET LOCAL enable_mergejoin = off;
+
 -- step: customers_monthly
 -- The (customer, month) rows this load changes, each as it was and as it is (after minus this
 -- load's change gives before): what the cohorts take out and put back, with no second lookup of
@@ -428,12 +435,11 @@ updated AS (
 added AS (
     INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
     -- The months the update did not find, looked up in its result rather than in the table's
-    -- index again (NOT IN, which is answered from a hash of the few updated rows: as an anti
-    -- join, the planner sorted a large file's every month for it); in key order, so the index is
-    -- filled page by page (a large file's months in the hash's order cost twice as much), unless
-    -- the key is built afterwards (a bulk load). Neither side has NULLs, so NOT IN is NOT EXISTS.
+    -- index again (by a hash join: see merge_joins_off); in key order, so the index is filled
+    -- page by page (a large file's months in the hash's order cost twice as much), unless the key
+    -- is built afterwards (a bulk load).
     SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
-    WHERE (c.customer_id, c.month) NOT IN (SELECT u.customer_id, u.month FROM updated u)
+    WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
     ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE customer_id END, CASE WHEN %(bulk)s THEN NULL ELSE month END
     -- A new row had nothing before.
     RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
@@ -443,6 +449,9 @@ INSERT INTO touched_months
 SELECT * FROM updated
 UNION ALL
 SELECT * FROM added;
+
+-- step: merge_joins_on
+RESET enable_mergejoin;
 
 -- step: add_monthly_key
 -- (only for a bulk load) The key as sql/schema/125_agg_customers_monthly.sql declares it.

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
@@ -59,7 +60,12 @@ class StepLogFiles(LocalComputeLogManager):
 
 
 def step_logs_override(dagster_home: Path, *, mirror: bool) -> dict:
-    """The instance setting that puts StepLogFiles where Dagster's default manager would be."""
+    """The instance setting that puts StepLogFiles where Dagster's default manager would be; none
+    when the home's dagster.yaml chooses where step logs go (a deployment's S3 bucket, say), which
+    the UI reads and CLI runs must then write to as well."""
+    config = dagster_home / "dagster.yaml"
+    if config.exists() and "compute_logs" in (yaml.safe_load(config.read_text(encoding="utf-8")) or {}):
+        return {}
     return {
         "compute_logs": {
             "module": __name__,

@@ -19,7 +19,12 @@ def _terminal_stream() -> TextIO | None:
         descriptor = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
         return None
-    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding=sys.stdout.encoding or "utf-8", errors="replace")
+    copy = os.dup(descriptor)
+    try:
+        return os.fdopen(copy, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8", errors="replace")
+    except Exception:
+        os.close(copy)
+        raise
 
 
 class TerminalProgress(LoadObserver):
@@ -57,6 +62,9 @@ class TerminalProgress(LoadObserver):
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
+            # What the steps print stays theirs: in the run's log files, not on the terminal.
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self._progress.start()
         self._task = self._progress.add_task(self._describe(), total=max(total_bytes, 1), rows="0")

@@ -36,6 +36,7 @@ import csv
 import hashlib
 import io
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,12 +113,23 @@ def _shown(raw: bytes, encoding: str) -> str:
     return _cut(raw.decode(encoding, "backslashreplace").replace("\x00", "\ufffd").rstrip("\r\n"))
 
 
+# A file modified this recently when it is opened may be written again within the same tick of
+# its clock (coarse on some file systems) with the same size: its time is then not recorded, so
+# the next scan hashes it (as git does with files modified right around its index's writes).
+SETTLED_NS = 2_000_000_000
+
+
+def _settled_mtime_ns(mtime_ns: int) -> int | None:
+    return mtime_ns if time.time_ns() - mtime_ns > SETTLED_NS else None
+
+
 class CsvRecordReader:
     """Reads one file as blocks of complete records; iterate once.
 
     After iteration `sha256`, `size_bytes` and `lines` describe the bytes that were read, and
     `mtime_ns` the file's modification time as it was when it was opened (before any byte was read:
-    a file written to meanwhile has a later one, so a scan comparing it hashes the file again).
+    a file written to meanwhile has a later one, so a scan comparing it hashes the file again), or
+    None when the file had been modified within SETTLED_NS of the opening.
     `header()` returns the first line's cells (read before the iteration starts).
     """
 
@@ -159,7 +171,7 @@ class CsvRecordReader:
             # A plain buffered stream, not a memory map: mapped pages would count as the loader's
             # resident memory, which would then grow with the size of the file.
             self._stream = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-            self.mtime_ns = os.fstat(self._stream.fileno()).st_mtime_ns
+            self.mtime_ns = _settled_mtime_ns(os.fstat(self._stream.fileno()).st_mtime_ns)
 
     def close(self) -> None:
         if self._stream is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,15 +111,16 @@ def scan_landing(
     *,
     settle_seconds: float = 0.0,
     now: float | None = None,
-    hashed: Mapping[str, FileState] | None = None,
+    hashed: Callable[[list[str]], Mapping[str, FileState]] | None = None,
 ) -> LandingChanges:
     """Compare the landing folder with the files known from the last scan (`known`: what is new,
-    changed or gone is relative to them). `hashed`: other states whose hash is known (the ledger's
-    loaded files), which spare hashing a file that still has their size and modification time."""
+    changed or gone is relative to them). `hashed`, given the keys of the folder's files, returns
+    other states whose hash is known (the ledger's loaded files): a file that still has their size
+    and modification time is not hashed again."""
     now = time.time() if now is None else now
-    hashed = hashed or {}
     changes = LandingChanges()
     candidates, changes.refused = _candidates(folder)
+    hashed = hashed([path.relative_to(folder).as_posix() for path in candidates]) if hashed else {}
     seen: set[str] = set()
     for path in candidates:
         key = path.relative_to(folder).as_posix()

@@ -52,12 +52,16 @@ def plan_sales_runs(
     `known_layouts` (the sensor's cursor too), only files whose content or layout version changed
     since then are considered: the sensor has already requested the others.
     """
-    # Every loaded file once: a landing file the ledger read with its current size and modification
-    # time is not hashed again, so a command's cost does not grow with the files left in the folder.
-    loaded = ledger.loaded_files(db)
-    changes = scan_landing(
-        settings.landing_dir, known, settle_seconds=settle_seconds, hashed=ledger.hashed_states(loaded)
-    )
+    # The ledger's rows of the landing's files, read once: a file the ledger read with its current
+    # size and modification time is not hashed again, so a scan's cost does not grow with the files
+    # left in the folder.
+    loaded: dict[str, ledger.LoadedFile] = {}
+
+    def hashed(keys: list[str]) -> dict[str, FileState]:
+        loaded.update(ledger.loaded_files(db, keys=keys))
+        return ledger.hashed_states(loaded)
+
+    changes = scan_landing(settings.landing_dir, known, settle_seconds=settle_seconds, hashed=hashed)
     plan = SalesPlan(changes=changes)
     try:
         layouts = load_layouts(settings.layouts_dir)

@@ -71,7 +71,9 @@ def test_a_file_with_the_size_and_time_of_a_hashed_state_is_not_read_and_is_not_
         "touched.csv": FileState(stat.st_size, stat.st_mtime_ns - 1, "recorded"),
         "archived.csv": FileState(1, 1, "recorded"),
     }
-    scan = scan_landing(landing, {}, hashed=hashed)
+    asked = []
+    scan = scan_landing(landing, {}, hashed=lambda keys: asked.append(keys) or hashed)
+    assert asked == [["same.csv", "touched.csv"]]  # only the folder's files are looked up
     assert scan.states["same.csv"].sha256 == "recorded"
     assert scan.states["touched.csv"].sha256 == file_sha256(touched)[1]
     # Relative to `known` (nothing here): both are new, and a hashed file that is gone is not "deleted".

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -220,3 +222,32 @@ def test_blocks_judged_side_by_side_give_what_one_at_a_time_gives(tmp_path, monk
     assert together.equals(alone)
     assert together_reader.summary == alone_reader.summary
     assert together_reader.summary.noise_lines == 2 and together_reader.summary.rows_rejected > 0
+
+
+def test_staged_rows_carry_their_amounts_in_whole_cents_and_rejected_rows_none(tmp_path):
+    text = "\n".join(
+        [
+            HEADER,
+            "T1,2024-01-01,C1,Ann,Paris,FR,1,3,19.99,59.97,cash",
+            "T2,2024-01-01,C1,Ann,Paris,FR,1,1,0.10,0.10,cash",
+            "T3,2024-01-01,C1,Ann,Paris,FR,1,2,5,99,cash",  # amount mismatch: rejected
+        ]
+    )
+    frame, _ = read_all(write(tmp_path, text + "\n"))
+    rows = frame.set_index("transaction_id")
+    assert rows.loc[["T1", "T2"], ["total_cents", "unit_price_cents", "discount_cents"]].to_dict("list") == {
+        "total_cents": [5997, 10],
+        "unit_price_cents": [1999, 10],
+        "discount_cents": [0, 0],
+    }
+    assert rows.loc["T3", ["total_cents", "unit_price_cents", "discount_cents"]].isna().all()
+
+
+def test_a_file_modified_just_before_it_is_opened_keeps_no_modification_time(tmp_path):
+    recent = write(tmp_path, HEADER + "\n", name="recent.csv")
+    settled = write(tmp_path, HEADER + "\n", name="settled.csv")
+    os.utime(settled, (time.time() - 60, time.time() - 60))
+    _, reader = read_all(recent)
+    assert reader.summary.mtime_ns is None
+    _, reader = read_all(settled)
+    assert reader.summary.mtime_ns == settled.stat().st_mtime_ns

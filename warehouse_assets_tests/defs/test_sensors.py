@@ -137,6 +137,8 @@ def test_a_loaded_file_with_the_size_and_time_the_ledger_recorded_is_not_read_ag
     files left in the landing folder, so their cost does not grow with them."""
     path = landing / "done.csv"
     write_sales(path, "D1,2024-01-01,C1,A,B,C,1,1,1.00,1.00,cash")
+    # Written a minute ago: a file modified just before its load opened it keeps no time (below).
+    os.utime(path, (time.time() - 60, time.time() - 60))
     loaded_at = path.stat()
     assert load_file(defs, instance, "done.csv").success
     # Other bytes of the same size, with the time put back: a scan that read the file would load it.
@@ -147,6 +149,17 @@ def test_a_loaded_file_with_the_size_and_time_the_ledger_recorded_is_not_read_ag
     # Once its time moves, it is read, and the new content is loaded.
     os.utime(path, ns=(loaded_at.st_atime_ns, loaded_at.st_mtime_ns + 1_000_000_000))
     assert ranges(tick(defs, instance, settings)) == [("done.csv", "done.csv")]
+
+
+def test_a_file_modified_just_before_its_load_is_hashed_again_by_every_scan(instance, landing, settings, defs):
+    """Its time may not tell a second write within the same tick of the file system's clock."""
+    path = landing / "fresh.csv"
+    write_sales(path, "D1,2024-01-01,C1,A,B,C,1,1,1.00,1.00,cash")
+    loaded_at = path.stat()
+    assert load_file(defs, instance, "fresh.csv").success
+    write_sales(path, "D1,2024-01-01,C1,A,B,C,1,1,1.00,1.00,card")
+    os.utime(path, ns=(loaded_at.st_atime_ns, loaded_at.st_mtime_ns))
+    assert ranges(tick(defs, instance, settings)) == [("fresh.csv", "fresh.csv")]
 
 
 def test_a_file_that_failed_with_this_content_is_not_retried_until_it_changes(instance, landing, settings, defs):
