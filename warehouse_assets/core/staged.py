@@ -3,7 +3,8 @@
 The reader builds Arrow tables with exactly these columns, in this order, each of the Arrow type
 whose binary form is that of the column's PostgreSQL type, and the loader copies them into the
 temporary table that file creates in PostgreSQL's binary COPY format: amounts travel as
-decimals of the column's precision and scale, reason codes as a list, JSON as its text.
+decimals of the column's precision and scale (and again as whole cents, bigint), reason codes as
+a list, JSON as its text.
 """
 
 from __future__ import annotations
