@@ -18,9 +18,10 @@
 --
 -- Amounts over many rows are summed as whole cents and turned back into amounts (* 0.01) once per
 -- group: the same exact sum, without a numeric accumulator per group (at a million rows, summing
--- numerics cost twice what grouping them did). The staged rows carry their cents (total_cents,
--- unit_price_cents, discount_cents); the facts of old_facts and promoted have them as
--- (amount * 100)::bigint, which for the staged rows cost 40 % of the daily summary's aggregate.
+-- numerics cost twice what grouping them did). Every side of a load carries its amounts in cents
+-- (total_cents, unit_price_cents, discount_cents): the staged rows from the reader, old_facts and
+-- promoted as they are filled. Turning the staged rows' numerics into cents in the sums cost 40 %
+-- of the daily summary's aggregate.
 --
 -- Duplicates: a transaction id already held by another file keeps its first load, and this
 -- file's row is quarantined as duplicate_transaction, as is a repeat within the file. When this
@@ -48,7 +49,8 @@ SELECT pg_advisory_xact_lock(hashtext('warehouse.fact_sales'));
 -- step: old_facts
 INSERT INTO old_facts
 SELECT transaction_id, date_key, customer_id, product_id, quantity, unit_price, total_amount, payment_method,
-       transaction_ts, transaction_type, opens_order, discount_amount
+       transaction_ts, transaction_type, opens_order, discount_amount,
+       (total_amount * 100)::bigint, (unit_price * 100)::bigint, (discount_amount * 100)::bigint
 FROM warehouse.fact_sales
 WHERE source_file = %(source_file)s;
 
@@ -164,6 +166,7 @@ ORDER BY q.transaction_id, l.loaded_at, q.source_file, q.line_number;
 -- already does.
 INSERT INTO promoted
 SELECT c.*,
+       (c.total_amount * 100)::bigint, (c.unit_price * 100)::bigint, (c.discount_amount * 100)::bigint,
        c.transaction_type = 'sale'
            AND row_number() OVER (
                    PARTITION BY c.source_file, c.order_id, c.customer_id, c.transaction_type ORDER BY c.line_number) = 1
@@ -334,9 +337,8 @@ FROM (
            coalesce(sum(total_cents) FILTER (WHERE NOT is_sale), 0) AS returned,
            coalesce(sum(discount_cents) FILTER (WHERE is_sale), 0) AS discounts
     FROM (
-        SELECT -1 AS sign, date_key, product_id, payment_method, quantity, (total_amount * 100)::bigint AS total_cents,
-               (unit_price * 100)::bigint AS unit_price_cents, transaction_type = 'sale' AS is_sale, opens_order,
-               (discount_amount * 100)::bigint AS discount_cents
+        SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
+               transaction_type = 'sale' AS is_sale, opens_order, discount_cents
         FROM old_facts
         UNION ALL
         SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
@@ -344,8 +346,8 @@ FROM (
         FROM staged_sales
         WHERE reasons IS NULL
         UNION ALL
-        SELECT 1, date_key, product_id, payment_method, quantity, (total_amount * 100)::bigint,
-               (unit_price * 100)::bigint, transaction_type = 'sale', opens_order, (discount_amount * 100)::bigint
+        SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
+               transaction_type = 'sale', opens_order, discount_cents
         FROM promoted
     ) c
     GROUP BY sign, date_key, product_id, payment_method
@@ -407,12 +409,11 @@ WITH change AS (
             SELECT incoming, customer_id, date_key, transaction_type = 'sale' AS is_sale,
                    CASE WHEN transaction_type = 'return' THEN -total_cents ELSE total_cents END AS net_cents
             FROM (
-                SELECT false AS incoming, customer_id, date_key, transaction_type, (total_amount * 100)::bigint AS total_cents
-                FROM old_facts
+                SELECT false AS incoming, customer_id, date_key, transaction_type, total_cents FROM old_facts
                 UNION ALL
                 SELECT true, customer_id, date_key, transaction_type, total_cents FROM staged_sales WHERE reasons IS NULL
                 UNION ALL
-                SELECT true, customer_id, date_key, transaction_type, (total_amount * 100)::bigint FROM promoted
+                SELECT true, customer_id, date_key, transaction_type, total_cents FROM promoted
             ) sides
         ) f
         GROUP BY customer_id, date_key / 100

@@ -9,7 +9,8 @@
 CREATE TEMP TABLE old_facts (
     transaction_id text COLLATE "C", date_key integer, customer_id text COLLATE "C", product_id integer, quantity integer,
     unit_price numeric(12, 2), total_amount numeric(14, 2), payment_method text COLLATE "C",
-    transaction_ts timestamptz, transaction_type text, opens_order boolean, discount_amount numeric(14, 2)
+    transaction_ts timestamptz, transaction_type text, opens_order boolean, discount_amount numeric(14, 2),
+    total_cents bigint, unit_price_cents bigint, discount_cents bigint
 ) ON COMMIT DELETE ROWS;
 
 -- step: duplicates
@@ -27,7 +28,9 @@ CREATE TEMP TABLE promoted_copies (
 ) ON COMMIT DELETE ROWS;
 
 -- step: promoted
-CREATE TEMP TABLE promoted (LIKE promoted_copies, opens_order boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE promoted (
+    LIKE promoted_copies, total_cents bigint, unit_price_cents bigint, discount_cents bigint, opens_order boolean
+) ON COMMIT DELETE ROWS;
 
 -- step: customer_day_changes
 CREATE TEMP TABLE customer_day_changes (date_key integer, change bigint) ON COMMIT DELETE ROWS;
