@@ -119,12 +119,10 @@ def scan_landing(
     and modification time is not hashed again."""
     now = time.time() if now is None else now
     changes = LandingChanges()
-    candidates, changes.refused = _candidates(folder)
-    hashed = hashed([path.relative_to(folder).as_posix() for path in candidates]) if hashed else {}
-    seen: set[str] = set()
-    for path in candidates:
-        key = path.relative_to(folder).as_posix()
-        seen.add(key)
+    paths, changes.refused = _candidates(folder)
+    keyed = {path.relative_to(folder).as_posix(): path for path in paths}
+    hashed = hashed(list(keyed)) if hashed else {}
+    for key, path in keyed.items():
         try:
             stat = path.stat()
         except OSError:
@@ -150,5 +148,5 @@ def scan_landing(
             changes.changed.append(key)
         else:
             changes.unchanged.append(key)
-    changes.deleted = sorted(k for k in known if k not in seen)
+    changes.deleted = sorted(k for k in known if k not in keyed)
     return changes

@@ -99,9 +99,10 @@ BULK_STEPS = frozenset(
 # rows, the merge's work tables) in the server process's own buffers. With PostgreSQL's default of
 # 8 MB, each of the merge's dozen reads of a million staged rows (about 200 MB) went through the
 # operating system's cache page by page: the file's transaction took 16.4-16.7 s, 15.3-16.0 s with
-# this (256 MB and 1 GB measured the same; a larger file's rows are read through it in part). The server takes the memory as pages are used, so a
-# small file costs what it holds. A session setting that only counts before its first temporary
-# table: hence given when connecting (load_session), not in the merge script.
+# this (256 MB and 1 GB measured the same; a larger file's rows are read through it in part). The
+# server takes the memory as pages are used, so a small file costs what it holds. A session setting
+# that only counts before its first temporary table: hence given when connecting (load_session),
+# not in the merge script.
 LOAD_OPTIONS = "-c temp_buffers=256MB"
 
 
