@@ -25,17 +25,24 @@ files AS (
     WHERE s.loaded_at IS NOT NULL
       AND (%(source_files)s::text[] IS NULL OR s.source_file = ANY(%(source_files)s::text[]))
 ),
+file_facts AS (
+    -- Counted per file first and then joined with the ledger: joined first, every fact's file
+    -- name was hashed again with its ledger row's counts.
+    SELECT f.source_file, count(*) AS n,
+           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type <> 'return'), 0)
+           - coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'return'), 0) AS net_cents
+    FROM warehouse.fact_sales f
+    -- The files named as values: through `files` alone the planner would expect the most common
+    -- file's share of the facts and read them all (as in sales_file_reconciles).
+    WHERE %(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[])
+    GROUP BY f.source_file
+),
 per_file AS (
     SELECT l.source_file,
-           l.rows_loaded IS DISTINCT FROM count(f.transaction_id) OR l.amount_loaded IS DISTINCT FROM
-               coalesce(sum(CASE WHEN f.transaction_type = 'return' THEN -1 ELSE 1 END * (f.total_amount * 100)::bigint), 0)
-               * 0.01 AS off
+           l.rows_loaded IS DISTINCT FROM coalesce(x.n, 0)
+           OR l.amount_loaded IS DISTINCT FROM coalesce(x.net_cents, 0) * 0.01 AS off
     FROM files l
-    LEFT JOIN warehouse.fact_sales f ON f.source_file = l.source_file
-        -- The files named again, as values: through `files` alone the planner would expect the
-        -- most common file's share of the facts and read them all (as in sales_file_reconciles).
-        AND (%(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[]))
-    GROUP BY l.source_file, l.rows_loaded, l.amount_loaded
+    LEFT JOIN file_facts x ON x.source_file = l.source_file
 )
 SELECT (SELECT count(*) FROM files) AS files_checked,
        (SELECT facts FROM summary) AS summary_transactions,

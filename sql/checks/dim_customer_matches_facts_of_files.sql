@@ -16,17 +16,25 @@
 -- those that are also the id of such a line of the same customer and file (one order, counted
 -- once). Amounts are summed as whole cents.
 WITH file_facts AS (
-    SELECT f.customer_id, f.source_file,
-           count(*) FILTER (WHERE f.transaction_type = 'sale' AND f.order_id = f.transaction_id) AS own_orders,
-           coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
-           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'sale'), 0) * 0.01 AS gross,
-           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'return'), 0) * 0.01 AS returned,
-           count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
-           min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AS first_sale_ts,
-           max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AS last_sale_ts
-    FROM warehouse.fact_sales f
-    WHERE f.source_file = ANY(%(source_files)s::text[])
-    GROUP BY f.customer_id, f.source_file
+    SELECT customer_id, source_file,
+           count(*) FILTER (WHERE is_sale AND own_order) AS own_orders,
+           coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS quantity,
+           coalesce(sum(cents) FILTER (WHERE is_sale), 0) * 0.01 AS gross,
+           coalesce(sum(cents) FILTER (WHERE is_return), 0) * 0.01 AS returned,
+           count(*) FILTER (WHERE is_return) AS returns,
+           min(transaction_ts) FILTER (WHERE is_sale) AS first_sale_ts,
+           max(transaction_ts) FILTER (WHERE is_sale) AS last_sale_ts
+    FROM (
+        -- Each fact's type compared and amount turned into cents once, not once per sum that
+        -- filters on it (OFFSET 0 keeps the subquery from being flattened into the sums).
+        SELECT f.customer_id, f.source_file, f.transaction_type = 'sale' AS is_sale,
+               f.transaction_type = 'return' AS is_return, f.order_id = f.transaction_id AS own_order,
+               f.quantity, (f.total_amount * 100)::bigint AS cents, f.transaction_ts
+        FROM warehouse.fact_sales f
+        WHERE f.source_file = ANY(%(source_files)s::text[])
+        OFFSET 0
+    ) f
+    GROUP BY customer_id, source_file
 ),
 named_orders AS (
     SELECT n.customer_id, n.source_file, count(*) AS orders

@@ -13,16 +13,22 @@ WITH files AS (
       AND (%(source_files)s::text[] IS NULL OR s.source_file = ANY(%(source_files)s::text[]))
 ),
 facts AS (
-    -- Every fact of the scope once, grouped by its file; a file the ledger does not know has no
-    -- ledger row to join.
-    SELECT f.source_file, count(*) AS n, sum(f.source_line_count) AS lines,
-           count(*) FILTER (WHERE f.loaded_at < l.loaded_at) AS stale, l.source_file IS NULL AS unknown
-    FROM warehouse.fact_sales f
-    LEFT JOIN files l ON l.source_file = f.source_file
-    -- The files named again, as values: joined through `files` alone, the planner expects the
-    -- most common file's share of the facts (one large file can be most of them) and reads them all.
-    WHERE %(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[])
-    GROUP BY f.source_file, l.source_file
+    -- Every fact of the scope once, counted per file and load time (a file's facts share one,
+    -- so this is a few rows), then joined with the ledger: joined first, every fact's file name
+    -- was hashed twice more. A file the ledger does not know has no ledger row to join.
+    SELECT x.source_file, sum(x.n)::bigint AS n, sum(x.lines)::bigint AS lines,
+           coalesce(sum(x.n) FILTER (WHERE x.loaded_at < l.loaded_at), 0)::bigint AS stale,
+           l.source_file IS NULL AS unknown
+    FROM (
+        SELECT f.source_file, f.loaded_at, count(*) AS n, sum(f.source_line_count) AS lines
+        FROM warehouse.fact_sales f
+        -- The files named as values: through `files`, the planner expects the most common
+        -- file's share of the facts (one large file can be most of them) and reads them all.
+        WHERE %(source_files)s::text[] IS NULL OR f.source_file = ANY(%(source_files)s::text[])
+        GROUP BY f.source_file, f.loaded_at
+    ) x
+    LEFT JOIN files l ON l.source_file = x.source_file
+    GROUP BY x.source_file, l.source_file
 ),
 rejects AS (
     SELECT r.source_file, count(*) AS n, sum(r.line_count) AS lines

@@ -9,7 +9,7 @@ import psycopg
 from warehouse_assets.db import sqlfiles
 from warehouse_assets.db.checks import check_rows, checks_rows
 from warehouse_assets.db.connection import Database
-from warehouse_assets.defs.checks import RECONCILES, SALES_COUNTING
+from warehouse_assets.defs.checks import RECONCILES, RUN_ORDER, SALES_COUNTING
 from warehouse_assets_tests.support.processes import wait_for
 
 SALES_CHECKS = sorted([RECONCILES, *(c.name for c in SALES_COUNTING)])
@@ -58,3 +58,7 @@ def test_two_checks_run_at_once_on_their_own_connections_and_no_more(warehouse_u
         blocker.close()
         thread.join(timeout=60)
     assert outcome == {"rows": one_at_a_time}
+
+
+def test_every_sales_check_has_a_place_in_the_run_order():
+    assert sorted(RUN_ORDER) == SALES_CHECKS

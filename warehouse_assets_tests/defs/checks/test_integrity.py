@@ -266,13 +266,32 @@ def test_fact_sales_dates_consistent(loaded: Loaded):
     assert meta(evaluation)["examples"] == [shifted]
     assert checks(loaded)["fact_sales_no_orphans"].passed  # the shifted day is in dim_date
 
-    # A transaction two days in the future, with its date_key consistent.
+    # A date_key with no day in dim_date is compared with the timestamp itself.
+    db.execute("UPDATE warehouse.fact_sales SET date_key = 19990101 WHERE transaction_id = %s", (shifted,))
+    evaluation = checks(loaded)[name]
+    assert_failed(evaluation)
+    assert counters(evaluation) == clean(name, date_key_mismatch=1)
+    assert meta(evaluation)["examples"] == [shifted]
+
     db.execute(
         "UPDATE warehouse.fact_sales SET date_key = to_char((transaction_ts AT TIME ZONE 'UTC')::date, 'YYYYMMDD')::int"
         " WHERE transaction_id = %s",
         (shifted,),
     )
     assert_passed(checks(loaded)[name])
+
+    # A day of dim_date whose date is not its key's says nothing about the facts of that key: they
+    # are compared with their timestamps instead, and agree (the day fails dim_date's own check).
+    day_key = scalar(db, "SELECT date_key FROM warehouse.fact_sales WHERE transaction_id = %s", (shifted,))
+    db.execute("UPDATE warehouse.dim_date SET full_date = DATE '1990-01-01' WHERE date_key = %s", (day_key,))
+    evaluations = checks(loaded)
+    assert_passed(evaluations[name])
+    assert counters(evaluations["dim_date_covers_facts"])["key_mismatch"] == 1
+    db.execute(
+        "UPDATE warehouse.dim_date SET full_date = to_date(date_key::text, 'YYYYMMDD') WHERE date_key = %s", (day_key,)
+    )
+
+    # A transaction two days in the future, with its date_key consistent.
     (future,) = facts_of(db, FILE_B, 1, offset=100)
     db.execute(
         "UPDATE warehouse.fact_sales SET transaction_ts = now() + interval '2 days',"
