@@ -18,6 +18,7 @@
 WITH file_facts AS (
     SELECT customer_id, source_file,
            count(*) FILTER (WHERE is_sale AND own_order) AS own_orders,
+           count(*) FILTER (WHERE is_sale AND NOT own_order) AS named_lines,
            coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS quantity,
            coalesce(sum(cents) FILTER (WHERE is_sale), 0) * 0.01 AS gross,
            coalesce(sum(cents) FILTER (WHERE is_return), 0) * 0.01 AS returned,
@@ -43,6 +44,9 @@ named_orders AS (
         FROM warehouse.fact_sales f
         WHERE f.source_file = ANY(%(source_files)s::text[])
           AND f.transaction_type = 'sale' AND f.order_id <> f.transaction_id
+          -- Evaluated once: files whose sales all are orders of their own (every file without an
+          -- order column) are not read a second time to find none.
+          AND EXISTS (SELECT 1 FROM file_facts x WHERE x.named_lines > 0)
     ) n
     WHERE NOT EXISTS (
         SELECT 1 FROM warehouse.fact_sales o
