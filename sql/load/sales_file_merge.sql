@@ -58,10 +58,10 @@ WHERE source_file = %(source_file)s;
 -- A row repeating the id of an earlier valid row of this file is its duplicate (whatever else it
 -- breaks: a valid row is never lost to an earlier broken line with the same id). The rows are
 -- sorted by id once (a window, not a hash of every id: a large file's would not fit in memory).
-INSERT INTO duplicates (line_number, first_file, first_line)
-SELECT line_number, NULL, first_line
+INSERT INTO duplicates (line_number, first_file, first_line, staged_row)
+SELECT line_number, NULL, first_line, staged_row
 FROM (
-    SELECT line_number,
+    SELECT line_number, ctid AS staged_row,
            min(line_number) FILTER (WHERE reasons IS NULL) OVER (PARTITION BY transaction_id) AS first_line
     FROM staged_sales
     WHERE transaction_id IS NOT NULL
@@ -73,8 +73,8 @@ WHERE line_number > first_line;
 -- found by one primary-key lookup per row: a join the planner would answer by reading every fact
 -- instead, which would make a small file's load grow with the warehouse (LATERAL ... LIMIT
 -- keeps the lookup per row).
-INSERT INTO duplicates (line_number, first_file, first_line)
-SELECT s.line_number, h.source_file, h.source_line
+INSERT INTO duplicates (line_number, first_file, first_line, staged_row)
+SELECT s.line_number, h.source_file, h.source_line, s.ctid
 FROM staged_sales s
 CROSS JOIN LATERAL (
     SELECT f.source_file, f.source_line FROM warehouse.fact_sales f
@@ -111,7 +111,8 @@ WITH marked AS (
                     ELSE jsonb_build_object('first_loaded_from', d.first_file, 'first_loaded_line', d.first_line)
                END)
     FROM duplicates d
-    WHERE s.line_number = d.line_number
+    -- By the row's ctid (a lookup per duplicate), not its line number (a read of every row).
+    WHERE s.ctid = d.staged_row
     RETURNING d.first_file IS NULL AS in_file, s.reasons = ARRAY['duplicate_transaction'] AS was_valid, s.line_count
 )
 SELECT count(*) FILTER (WHERE in_file), count(*) FILTER (WHERE in_file AND was_valid),
@@ -306,18 +307,55 @@ SELECT %(source_file)s, line_number, line_count, transaction_id, reasons, raw_re
 FROM staged_sales
 WHERE reasons IS NOT NULL;
 
+-- step: daily_changes
+-- Per day, product and payment method, what this load adds (sign 1) and takes away (sign -1),
+-- summed per side, so that no row's amounts are multiplied by a sign (a million numeric products
+-- cost more than the sums). The daily summary, the inferred products and the new days are all
+-- read from these few thousand rows, not from the file's rows again.
+INSERT INTO daily_changes
+SELECT sign, date_key, product_id, payment_method,
+       count(*) FILTER (WHERE is_sale),
+       coalesce(sum(quantity) FILTER (WHERE is_sale), 0),
+       coalesce(sum(total_cents) FILTER (WHERE is_sale), 0),
+       coalesce(sum(unit_price_cents) FILTER (WHERE is_sale), 0),
+       count(*) FILTER (WHERE opens_order),
+       count(*) FILTER (WHERE NOT is_sale),
+       coalesce(sum(quantity) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(total_cents) FILTER (WHERE NOT is_sale), 0),
+       coalesce(sum(discount_cents) FILTER (WHERE is_sale), 0)
+FROM (
+    SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
+           transaction_type = 'sale' AS is_sale, opens_order, discount_cents
+    FROM old_facts
+    UNION ALL
+    SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
+           transaction_type = 'sale', opens_order, discount_cents
+    FROM staged_sales
+    WHERE reasons IS NULL
+    UNION ALL
+    SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
+           transaction_type = 'sale', opens_order, discount_cents
+    FROM promoted
+) c
+GROUP BY sign, date_key, product_id, payment_method;
+
 -- step: inferred_products
+-- The products of the new facts that dim_product lacks, named after the rows that sell them. The
+-- rows are read only when there is such a product (a one-time filter), which there seldom is.
+WITH missing AS MATERIALIZED (
+    SELECT DISTINCT k.product_id FROM daily_changes k
+    WHERE k.sign > 0 AND NOT EXISTS (SELECT 1 FROM warehouse.dim_product p WHERE p.product_id = k.product_id)
+)
 INSERT INTO warehouse.dim_product (product_id, product_name, is_inferred, first_loaded_at, updated_at)
 SELECT n.product_id, coalesce(max(n.product_name), 'Unknown product ' || n.product_id), true, %(loaded_at)s, %(loaded_at)s
 FROM (SELECT product_id, product_name FROM staged_sales WHERE reasons IS NULL
       UNION ALL SELECT product_id, product_name FROM promoted) n
-WHERE NOT EXISTS (SELECT 1 FROM warehouse.dim_product p WHERE p.product_id = n.product_id)
+JOIN missing m ON m.product_id = n.product_id
+WHERE EXISTS (SELECT 1 FROM missing)
 GROUP BY n.product_id
 ON CONFLICT (product_id) DO NOTHING;
 
 -- step: sales_daily
--- Summed per side (what this load adds, what it takes away) and then netted, so that no row's
--- amounts are multiplied by a sign: a million numeric products cost more than the sums.
 INSERT INTO warehouse.agg_sales_daily AS a (
     date_key, product_id, payment_method, transaction_count, total_quantity, total_revenue, sum_unit_price,
     order_count, return_count, return_quantity, return_amount, discount_amount
@@ -325,33 +363,7 @@ INSERT INTO warehouse.agg_sales_daily AS a (
 SELECT date_key, product_id, payment_method, sum(sign * sales), sum(sign * quantity),
        sum(sign * revenue) * 0.01, sum(sign * unit_prices) * 0.01, sum(sign * orders), sum(sign * returns),
        sum(sign * returned_quantity), sum(sign * returned) * 0.01, sum(sign * discounts) * 0.01
-FROM (
-    SELECT sign, date_key, product_id, payment_method,
-           count(*) FILTER (WHERE is_sale) AS sales,
-           coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS quantity,
-           coalesce(sum(total_cents) FILTER (WHERE is_sale), 0) AS revenue,
-           coalesce(sum(unit_price_cents) FILTER (WHERE is_sale), 0) AS unit_prices,
-           count(*) FILTER (WHERE opens_order) AS orders,
-           count(*) FILTER (WHERE NOT is_sale) AS returns,
-           coalesce(sum(quantity) FILTER (WHERE NOT is_sale), 0) AS returned_quantity,
-           coalesce(sum(total_cents) FILTER (WHERE NOT is_sale), 0) AS returned,
-           coalesce(sum(discount_cents) FILTER (WHERE is_sale), 0) AS discounts
-    FROM (
-        SELECT -1 AS sign, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
-               transaction_type = 'sale' AS is_sale, opens_order, discount_cents
-        FROM old_facts
-        UNION ALL
-        SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
-               transaction_type = 'sale', opens_order, discount_cents
-        FROM staged_sales
-        WHERE reasons IS NULL
-        UNION ALL
-        SELECT 1, date_key, product_id, payment_method, quantity, total_cents, unit_price_cents,
-               transaction_type = 'sale', opens_order, discount_cents
-        FROM promoted
-    ) c
-    GROUP BY sign, date_key, product_id, payment_method
-) g
+FROM daily_changes
 GROUP BY date_key, product_id, payment_method
 ON CONFLICT (date_key, product_id, payment_method) DO UPDATE SET
     transaction_count = a.transaction_count + EXCLUDED.transaction_count,
@@ -725,8 +737,7 @@ WHERE a.cohort_month = k.cohort_month AND a.month = k.month AND a.members = 0;
 -- them and the range already covered. Only days outside that range can be missing, so the cost
 -- follows the new dates, not the whole calendar.
 WITH keys AS (
-    SELECT min(date_key) AS lo, max(date_key) AS hi
-    FROM (SELECT date_key FROM staged_sales WHERE reasons IS NULL UNION ALL SELECT date_key FROM promoted) k
+    SELECT min(date_key) AS lo, max(date_key) AS hi FROM daily_changes WHERE sign > 0
 ),
 wanted AS (SELECT to_date(lo::text, 'YYYYMMDD') AS lo, to_date(hi::text, 'YYYYMMDD') AS hi FROM keys),
 covered AS (SELECT min(full_date) AS lo, max(full_date) AS hi FROM warehouse.dim_date)

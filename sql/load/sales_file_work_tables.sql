@@ -15,8 +15,12 @@ CREATE TEMP TABLE old_facts (
 
 -- step: duplicates
 -- A staged line that repeats an id, and the first line of it: in another file (first_file), or in
--- this one (first_file NULL).
-CREATE TEMP TABLE duplicates (line_number bigint, first_file text COLLATE "C", first_line bigint) ON COMMIT DELETE ROWS;
+-- this one (first_file NULL). staged_row is the line's row in staged_sales (its ctid), by which
+-- mark_duplicates finds it again without reading every staged row; no statement between the two
+-- changes staged_sales, so the row is still there.
+CREATE TEMP TABLE duplicates (
+    line_number bigint, first_file text COLLATE "C", first_line bigint, staged_row tid
+) ON COMMIT DELETE ROWS;
 
 -- step: promoted_copies
 CREATE TEMP TABLE promoted_copies (
@@ -30,6 +34,13 @@ CREATE TEMP TABLE promoted_copies (
 -- step: promoted
 CREATE TEMP TABLE promoted (
     LIKE promoted_copies, total_cents bigint, unit_price_cents bigint, discount_cents bigint, opens_order boolean
+) ON COMMIT DELETE ROWS;
+
+-- step: daily_changes
+CREATE TEMP TABLE daily_changes (
+    sign integer, date_key integer, product_id integer, payment_method text COLLATE "C", sales bigint, quantity bigint,
+    revenue bigint, unit_prices bigint, orders bigint, returns bigint, returned_quantity bigint, returned bigint,
+    discounts bigint
 ) ON COMMIT DELETE ROWS;
 
 -- step: customer_day_changes
