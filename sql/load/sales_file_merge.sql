@@ -383,99 +383,6 @@ USING (SELECT DISTINCT date_key, product_id, payment_method FROM old_facts) k
 WHERE a.date_key = k.date_key AND a.product_id = k.product_id AND a.payment_method = k.payment_method
   AND a.transaction_count = 0 AND a.return_count = 0;
 
--- step: drop_monthly_key
--- (only for a bulk load, as drop_fact_indexes) The monthly summary gains about as many rows as
--- the file has lines; its key is built again once they are in (add_monthly_key).
-ALTER TABLE warehouse.agg_customers_monthly DROP CONSTRAINT agg_customers_monthly_pkey;
-
--- step: merge_joins_off
--- For customers_monthly only (merge_joins_on puts it back). The planner cannot estimate the file's
--- months (a grouping by an expression) and takes them for a few thousand, so it sorted a million
--- of them to merge them with the updated ones; a hash join costs a third of that, and unlike a
--- hashed NOT IN it spills to disk when a large file's reload updates every month.
-SET LOCAL enable_mergejoin = off;
-
--- step: customers_monthly
--- The (customer, month) rows this load changes, each as it was and as it is (after minus this
--- load's change gives before): what the cohorts take out and put back, with no second lookup of
--- either side. A row exists while its customer has a fact that month (a row left with no fact is
--- dropped below). Rows the table has are updated and the others inserted, both as of the
--- statement's start: every writer of this table (each file's merge, the rebuild) holds the
--- fact_sales advisory lock, so nothing else adds a key in between. A plain insert costs a third
--- less than ON CONFLICT's speculative one, which a large file pays for every row.
-WITH change AS (
-    -- Counted by FILTER rather than multiplied by the side's sign; the month is that of date_key
-    -- (the UTC day), grouped as an integer.
-    SELECT c.customer_id, make_date(c.ym / 100, c.ym %% 100, 1) AS month,
-           c.sales_in - c.sales_out AS sale_count, c.returns_in - c.returns_out AS return_count,
-           (c.net_in - c.net_out) * 0.01 AS net_amount
-    FROM (
-        SELECT customer_id, date_key / 100 AS ym,
-               count(*) FILTER (WHERE incoming AND is_sale) AS sales_in,
-               count(*) FILTER (WHERE NOT incoming AND is_sale) AS sales_out,
-               count(*) FILTER (WHERE incoming AND NOT is_sale) AS returns_in,
-               count(*) FILTER (WHERE NOT incoming AND NOT is_sale) AS returns_out,
-               coalesce(sum(net_cents) FILTER (WHERE incoming), 0) AS net_in,
-               coalesce(sum(net_cents) FILTER (WHERE NOT incoming), 0) AS net_out
-        FROM (
-            SELECT incoming, customer_id, date_key, transaction_type = 'sale' AS is_sale,
-                   CASE WHEN transaction_type = 'return' THEN -total_cents ELSE total_cents END AS net_cents
-            FROM (
-                SELECT false AS incoming, customer_id, date_key, transaction_type, total_cents FROM old_facts
-                UNION ALL
-                SELECT true, customer_id, date_key, transaction_type, total_cents FROM staged_sales WHERE reasons IS NULL
-                UNION ALL
-                SELECT true, customer_id, date_key, transaction_type, total_cents FROM promoted
-            ) sides
-        ) f
-        GROUP BY customer_id, date_key / 100
-    ) c
-),
-updated AS (
-    UPDATE warehouse.agg_customers_monthly a SET
-        sale_count = a.sale_count + c.sale_count,
-        return_count = a.return_count + c.return_count,
-        net_amount = a.net_amount + c.net_amount
-    FROM change c
-    -- A customer unknown before this load has no month in the table.
-    JOIN touched_customers t ON t.customer_id = c.customer_id AND t.known
-    WHERE a.customer_id = c.customer_id AND a.month = c.month
-    RETURNING a.customer_id AS customer_id, a.month AS month,
-              (a.sale_count - c.sale_count) + (a.return_count - c.return_count) > 0, a.sale_count - c.sale_count,
-              a.net_amount - c.net_amount,
-              a.sale_count + a.return_count > 0, a.sale_count, a.net_amount
-),
-added AS (
-    INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
-    -- The months the update did not find, looked up in its result rather than in the table's
-    -- index again (by a hash join: see merge_joins_off); in key order, so the index is filled
-    -- page by page (a large file's months in the hash's order cost twice as much), unless the key
-    -- is built afterwards (a bulk load).
-    SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
-    WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
-    ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE customer_id END, CASE WHEN %(bulk)s THEN NULL ELSE month END
-    -- A new row had nothing before.
-    RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
-)
--- Each side returns the row as it was and as it is, so neither is joined with change again.
-INSERT INTO touched_months
-SELECT * FROM updated
-UNION ALL
-SELECT * FROM added;
-
--- step: merge_joins_on
-RESET enable_mergejoin;
-
--- step: add_monthly_key
--- (only for a bulk load) The key as sql/schema/125_agg_customers_monthly.sql declares it.
-ALTER TABLE warehouse.agg_customers_monthly ADD CONSTRAINT agg_customers_monthly_pkey PRIMARY KEY (customer_id, month);
-
--- step: customers_monthly_drop_empty when old_facts has rows
-DELETE FROM warehouse.agg_customers_monthly a
-USING (SELECT DISTINCT customer_id, make_date(date_key / 10000, date_key / 100 %% 100, 1) AS month
-       FROM old_facts) k
-WHERE a.customer_id = k.customer_id AND a.month = k.month AND a.sale_count = 0 AND a.return_count = 0;
-
 -- step: customers_daily
 INSERT INTO warehouse.agg_customers_daily AS a (date_key, unique_customers)
 SELECT date_key, change FROM customer_day_changes
@@ -664,6 +571,121 @@ LEFT JOIN LATERAL (
     SELECT x.first_purchase_date FROM warehouse.dim_customer x WHERE x.customer_id = r.customer_id LIMIT 1
 ) d ON true;
 
+-- step: drop_monthly_key
+-- (only for a bulk load, as drop_fact_indexes) The monthly summary gains about as many rows as
+-- the file has lines; its key is built again once they are in (add_monthly_key).
+ALTER TABLE warehouse.agg_customers_monthly DROP CONSTRAINT agg_customers_monthly_pkey;
+
+-- step: merge_joins_off
+-- For customers_monthly only (merge_joins_on puts it back). The planner cannot estimate the file's
+-- months (a grouping by an expression) and takes them for a few thousand, so it sorted a million
+-- of them to merge them with the updated ones; a hash join costs a third of that, and unlike a
+-- hashed NOT IN it spills to disk when a large file's reload updates every month.
+SET LOCAL enable_mergejoin = off;
+
+-- step: customers_monthly
+-- (after the customers' cohorts are known: see first_cohorts) The (customer, month) rows this
+-- load changes, each as it was and as it is (after minus this
+-- load's change gives before): what the cohorts take out and put back, with no second lookup of
+-- either side. A row exists while its customer has a fact that month (a row left with no fact is
+-- dropped below). Rows the table has are updated and the others inserted, both as of the
+-- statement's start: every writer of this table (each file's merge, the rebuild) holds the
+-- fact_sales advisory lock, so nothing else adds a key in between. A plain insert costs a third
+-- less than ON CONFLICT's speculative one, which a large file pays for every row.
+WITH change AS (
+    -- Counted by FILTER rather than multiplied by the side's sign; the month is that of date_key
+    -- (the UTC day), grouped as an integer. Every customer of the change is a touched customer.
+    SELECT c.customer_id, make_date(c.ym / 100, c.ym %% 100, 1) AS month,
+           c.sales_in - c.sales_out AS sale_count, c.returns_in - c.returns_out AS return_count,
+           (c.net_in - c.net_out) * 0.01 AS net_amount, t.known
+    FROM (
+        SELECT customer_id, date_key / 100 AS ym,
+               count(*) FILTER (WHERE incoming AND is_sale) AS sales_in,
+               count(*) FILTER (WHERE NOT incoming AND is_sale) AS sales_out,
+               count(*) FILTER (WHERE incoming AND NOT is_sale) AS returns_in,
+               count(*) FILTER (WHERE NOT incoming AND NOT is_sale) AS returns_out,
+               coalesce(sum(net_cents) FILTER (WHERE incoming), 0) AS net_in,
+               coalesce(sum(net_cents) FILTER (WHERE NOT incoming), 0) AS net_out
+        FROM (
+            SELECT incoming, customer_id, date_key, transaction_type = 'sale' AS is_sale,
+                   CASE WHEN transaction_type = 'return' THEN -total_cents ELSE total_cents END AS net_cents
+            FROM (
+                SELECT false AS incoming, customer_id, date_key, transaction_type, total_cents FROM old_facts
+                UNION ALL
+                SELECT true, customer_id, date_key, transaction_type, total_cents FROM staged_sales WHERE reasons IS NULL
+                UNION ALL
+                SELECT true, customer_id, date_key, transaction_type, total_cents FROM promoted
+            ) sides
+        ) f
+        GROUP BY customer_id, date_key / 100
+    ) c
+    JOIN touched_customers t ON t.customer_id = c.customer_id
+),
+updated AS (
+    UPDATE warehouse.agg_customers_monthly a SET
+        sale_count = a.sale_count + c.sale_count,
+        return_count = a.return_count + c.return_count,
+        net_amount = a.net_amount + c.net_amount
+    FROM change c
+    -- A customer unknown before this load has no month in the table.
+    WHERE c.known AND a.customer_id = c.customer_id AND a.month = c.month
+    RETURNING a.customer_id AS customer_id, a.month AS month,
+              (a.sale_count - c.sale_count) + (a.return_count - c.return_count) > 0, a.sale_count - c.sale_count,
+              a.net_amount - c.net_amount,
+              a.sale_count + a.return_count > 0, a.sale_count, a.net_amount
+),
+added AS (
+    INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
+    -- A known customer's months the update did not find, looked up in its result rather than in
+    -- the table's index again (by a hash join: see merge_joins_off); in key order, so the index is
+    -- filled page by page (a large file's months in the hash's order cost twice as much), unless
+    -- the key is built afterwards (a bulk load).
+    SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
+    WHERE c.known AND NOT EXISTS (SELECT 1 FROM updated u WHERE u.customer_id = c.customer_id AND u.month = c.month)
+    ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE customer_id END, CASE WHEN %(bulk)s THEN NULL ELSE month END
+    -- A new row had nothing before.
+    RETURNING customer_id, month, false, 0::bigint, 0::numeric, sale_count + return_count > 0, sale_count, net_amount
+),
+first_months AS (
+    -- The months of customers new to the warehouse: every one is a new row.
+    INSERT INTO warehouse.agg_customers_monthly (customer_id, month, sale_count, return_count, net_amount)
+    SELECT customer_id, month, sale_count, return_count, net_amount FROM change c
+    WHERE NOT c.known
+    ORDER BY CASE WHEN %(bulk)s THEN NULL ELSE customer_id END, CASE WHEN %(bulk)s THEN NULL ELSE month END
+    RETURNING customer_id, month, sale_count, net_amount
+),
+first_cohorts AS (
+    -- A new customer had no cohort and no other month, so their months join the cohort they are in
+    -- now here, as they are, instead of passing through touched_months to cohorts_after (at a
+    -- first load, every month of the file: writing and reading them again cost about a second
+    -- per million rows).
+    INSERT INTO cohort_changes
+    SELECT a.cohort_after, m.month, count(*), count(*) FILTER (WHERE m.sale_count > 0), sum(m.net_amount),
+           coalesce(sum(m.net_amount) FILTER (WHERE m.sale_count > 0), 0)
+    FROM first_months m
+    JOIN customers_after a ON a.customer_id = m.customer_id
+    WHERE a.cohort_after IS NOT NULL
+    GROUP BY a.cohort_after, m.month
+)
+-- Each side returns the row as it was and as it is, so neither is joined with change again.
+INSERT INTO touched_months
+SELECT * FROM updated
+UNION ALL
+SELECT * FROM added;
+
+-- step: merge_joins_on
+RESET enable_mergejoin;
+
+-- step: add_monthly_key
+-- (only for a bulk load) The key as sql/schema/125_agg_customers_monthly.sql declares it.
+ALTER TABLE warehouse.agg_customers_monthly ADD CONSTRAINT agg_customers_monthly_pkey PRIMARY KEY (customer_id, month);
+
+-- step: customers_monthly_drop_empty when old_facts has rows
+DELETE FROM warehouse.agg_customers_monthly a
+USING (SELECT DISTINCT customer_id, make_date(date_key / 10000, date_key / 100 %% 100, 1) AS month
+       FROM old_facts) k
+WHERE a.customer_id = k.customer_id AND a.month = k.month AND a.sale_count = 0 AND a.return_count = 0;
+
 -- step: analyze_cohort_inputs
 -- (skipped for a small file, as analyze_changes) A large file's months and customers, unanalyzed,
 -- are estimated at a quarter of their rows, and the planner then sorted a million months to
@@ -671,8 +693,9 @@ LEFT JOIN LATERAL (
 ANALYZE touched_months, customers_after, touched_customers;
 
 -- step: cohorts_after
--- The changed months leave the cohort they were in and join the cohort they are in now, as they
--- were and as they are (customers_monthly kept both). A customer whose cohort moved (an earlier
+-- The changed months of customers known before this load leave the cohort they were in and join
+-- the cohort they are in now, as they were and as they are (customers_monthly kept both; it put
+-- the months of new customers in their cohorts itself). A customer whose cohort moved (an earlier
 -- sale arrived, the first one was withdrawn) also moves every month this load did not change: out
 -- of the old cohort, into the new one, as the month is (only a customer known before this load
 -- has such months, read through the monthly table's key).
