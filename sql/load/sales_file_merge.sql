@@ -514,9 +514,12 @@ WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchas
 -- step: customers_added
 -- Everyone else this file names gains its sales: totals add up, the purchase dates widen, and the
 -- attributes move to this file's latest row when it is later than the one the customer carries
--- (the same order customers_recomputed takes: latest row, then file name). Each returns its cohort
--- as it is now, for the cohort step.
-WITH now AS (
+-- (the same order customers_recomputed takes: latest row, then file name). A customer the
+-- warehouse did not know gets a row of its own by a plain insert, a third cheaper than ON
+-- CONFLICT's speculative one, which a first load would pay for every customer (every writer of
+-- dim_customer holds the fact_sales advisory lock, so no one adds the row in between). Each
+-- returns its cohort as it is now, for the cohort steps.
+WITH grown AS (
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
     total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
@@ -526,6 +529,7 @@ SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TI
        (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
        f.returned, f.returns, f.last_ts, %(source_file)s, %(loaded_at)s
 FROM file_customers f
+JOIN touched_customers t ON t.customer_id = f.customer_id AND t.known
 WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
 ON CONFLICT (customer_id) DO UPDATE SET
     total_orders = d.total_orders + EXCLUDED.total_orders,
@@ -547,9 +551,25 @@ ON CONFLICT (customer_id) DO UPDATE SET
     attributes_ts = greatest(d.attributes_ts, EXCLUDED.attributes_ts),
     updated_at = EXCLUDED.updated_at
 RETURNING d.customer_id, d.first_purchase_date
+),
+added AS (
+INSERT INTO warehouse.dim_customer (
+    customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
+    total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
+    attributes_ts, attributes_file, updated_at
+)
+SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TIME ZONE 'UTC')::date,
+       (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
+       f.returned, f.returns, f.last_ts, %(source_file)s, %(loaded_at)s
+FROM file_customers f
+JOIN touched_customers t ON t.customer_id = f.customer_id AND NOT t.known
+WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
+RETURNING customer_id, first_purchase_date
 )
 INSERT INTO customers_after
-SELECT customer_id, date_trunc('month', first_purchase_date)::date FROM now;
+SELECT customer_id, date_trunc('month', first_purchase_date)::date FROM grown
+UNION ALL
+SELECT customer_id, date_trunc('month', first_purchase_date)::date FROM added;
 
 -- step: customers_without_sales when old_facts has rows
 -- Only a customer of the replaced facts can have lost every sale.
