@@ -519,18 +519,22 @@ WHERE (d.customer_name, d.city, d.country, d.first_purchase_date, d.last_purchas
 -- CONFLICT's speculative one, which a first load would pay for every customer (every writer of
 -- dim_customer holds the fact_sales advisory lock, so no one adds the row in between). Each
 -- returns its cohort as it is now, for the cohort steps.
-WITH grown AS (
+WITH incoming AS (
+    -- The rows as dim_customer takes them, in the column order both inserts name.
+    SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TIME ZONE 'UTC')::date,
+           (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
+           f.returned, f.returns, f.last_ts, %(source_file)s::text, %(loaded_at)s::timestamptz
+    FROM file_customers f
+    WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
+),
+grown AS (
 INSERT INTO warehouse.dim_customer AS d (
     customer_id, customer_name, city, country, first_purchase_date, last_purchase_date,
     total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
     attributes_ts, attributes_file, updated_at
 )
-SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TIME ZONE 'UTC')::date,
-       (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
-       f.returned, f.returns, f.last_ts, %(source_file)s, %(loaded_at)s
-FROM file_customers f
-JOIN touched_customers t ON t.customer_id = f.customer_id AND t.known
-WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
+SELECT i.* FROM incoming i
+WHERE EXISTS (SELECT 1 FROM touched_customers t WHERE t.customer_id = i.customer_id AND t.known)
 ON CONFLICT (customer_id) DO UPDATE SET
     total_orders = d.total_orders + EXCLUDED.total_orders,
     total_quantity = d.total_quantity + EXCLUDED.total_quantity,
@@ -558,12 +562,8 @@ INSERT INTO warehouse.dim_customer (
     total_orders, total_quantity, lifetime_value, gross_sales, returns_amount, return_count,
     attributes_ts, attributes_file, updated_at
 )
-SELECT f.customer_id, f.customer_name, f.city, f.country, (f.first_sale_ts AT TIME ZONE 'UTC')::date,
-       (f.last_sale_ts AT TIME ZONE 'UTC')::date, f.orders, f.quantity, f.amount - f.returned, f.amount,
-       f.returned, f.returns, f.last_ts, %(source_file)s, %(loaded_at)s
-FROM file_customers f
-JOIN touched_customers t ON t.customer_id = f.customer_id AND NOT t.known
-WHERE NOT EXISTS (SELECT 1 FROM recomputed_customers r WHERE r.customer_id = f.customer_id)
+SELECT i.* FROM incoming i
+WHERE NOT EXISTS (SELECT 1 FROM touched_customers t WHERE t.customer_id = i.customer_id AND t.known)
 RETURNING customer_id, first_purchase_date
 )
 INSERT INTO customers_after
