@@ -10,16 +10,24 @@
 -- order_id), less those whose order_id is also the id of such a line of the same customer and
 -- file (one order, counted once). Amounts are summed as whole cents.
 WITH facts AS (
-    SELECT f.customer_id,
-           count(*) FILTER (WHERE f.transaction_type = 'sale' AND f.order_id = f.transaction_id) AS own_orders,
-           coalesce(sum(f.quantity) FILTER (WHERE f.transaction_type = 'sale'), 0) AS quantity,
-           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'sale'), 0) * 0.01 AS gross,
-           coalesce(sum((f.total_amount * 100)::bigint) FILTER (WHERE f.transaction_type = 'return'), 0) * 0.01 AS returned,
-           count(*) FILTER (WHERE f.transaction_type = 'return') AS returns,
-           (min(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS first_day,
-           (max(f.transaction_ts) FILTER (WHERE f.transaction_type = 'sale') AT TIME ZONE 'UTC')::date AS last_day
-    FROM warehouse.fact_sales f
-    GROUP BY f.customer_id
+    SELECT customer_id,
+           count(*) FILTER (WHERE is_sale AND own_order) AS own_orders,
+           coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS quantity,
+           coalesce(sum(cents) FILTER (WHERE is_sale), 0) * 0.01 AS gross,
+           coalesce(sum(cents) FILTER (WHERE is_return), 0) * 0.01 AS returned,
+           count(*) FILTER (WHERE is_return) AS returns,
+           (min(transaction_ts) FILTER (WHERE is_sale) AT TIME ZONE 'UTC')::date AS first_day,
+           (max(transaction_ts) FILTER (WHERE is_sale) AT TIME ZONE 'UTC')::date AS last_day
+    FROM (
+        -- Each fact's type compared and amount turned into cents once (as in the run-scoped
+        -- dim_customer_matches_facts_of_files; OFFSET 0 keeps the subquery from being flattened).
+        SELECT f.customer_id, f.transaction_type = 'sale' AS is_sale, f.transaction_type = 'return' AS is_return,
+               f.order_id = f.transaction_id AS own_order, f.quantity, (f.total_amount * 100)::bigint AS cents,
+               f.transaction_ts
+        FROM warehouse.fact_sales f
+        OFFSET 0
+    ) f
+    GROUP BY customer_id
 ),
 named_orders AS (
     SELECT n.customer_id, count(*) AS orders
