@@ -605,9 +605,8 @@ SET LOCAL enable_mergejoin = off;
 
 -- step: customers_monthly
 -- (after the customers' cohorts are known: see first_cohorts) The (customer, month) rows this
--- load changes, each as it was and as it is (after minus this
--- load's change gives before): what the cohorts take out and put back, with no second lookup of
--- either side. A row exists while its customer has a fact that month (a row left with no fact is
+-- load changes, each as it was and as it is (after minus this load's change gives before): what
+-- the cohorts take out and put back, with no second lookup of either side. A row exists while its customer has a fact that month (a row left with no fact is
 -- dropped below). Rows the table has are updated and the others inserted, both as of the
 -- statement's start: every writer of this table (each file's merge, the rebuild) holds the
 -- fact_sales advisory lock, so nothing else adds a key in between. A plain insert costs a third
